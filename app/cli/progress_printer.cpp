@@ -1,0 +1,78 @@
+#include "app/cli/progress_printer.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <string>
+
+namespace studio::cli {
+
+std::string formatDuration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const long s = std::lround(seconds);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lds", s);
+  return buf;
+}
+
+ProgressPrinter::ProgressPrinter(Mode mode, std::FILE* out) : mode_(mode), out_(out) {}
+
+ProgressPrinter::Mode ProgressPrinter::detect(bool json) {
+  if (json) return Mode::Json;
+  return ::isatty(STDOUT_FILENO) ? Mode::Bar : Mode::Lines;
+}
+
+void ProgressPrinter::onRecord(const MetricsRecord& r) {
+  if (mode_ == Mode::Json) {
+    std::fprintf(out_, "%s\n", r.toJson().dump().c_str());
+    std::fflush(out_);
+    return;
+  }
+  if (r.kind == "info") {
+    total_steps_ = static_cast<int64_t>(r.value("total_steps", 0));
+    finish();
+    std::fprintf(out_, "%s\n", r.text.c_str());
+  } else if (r.kind == "eval") {
+    finish();
+    std::fprintf(out_, "epoch %.2f  kNN top-1 %.2f%%  (raw pixels %.2f%%, best %.2f%%)\n", r.epoch,
+                 100 * r.value("knn_top1"), 100 * r.value("raw_pixel_knn_top1"), 100 * r.value("best_knn_top1"));
+  } else if (r.kind == "step") {
+    const double frac = total_steps_ > 0 ? double(r.step) / double(total_steps_) : 0;
+    char stats[160];
+    std::snprintf(stats, sizeof stats, "step %lld/%lld  epoch %.2f  loss %.4f  lr %.2e  %.0f img/s  ETA %s",
+                  static_cast<long long>(r.step), static_cast<long long>(total_steps_), r.epoch, r.value("loss"),
+                  r.value("lr"), r.value("images_per_s"), formatDuration(r.value("eta_s")).c_str());
+    if (mode_ == Mode::Bar) {
+      constexpr int kWidth = 28;
+      const int filled = static_cast<int>(frac * kWidth);
+      std::string bar(filled, '#');
+      bar += std::string(kWidth - filled, '-');
+      std::fprintf(out_, "\r[%s] %3.0f%%  %s\x1b[K", bar.c_str(), 100 * frac, stats);
+      bar_open_ = true;
+      std::fflush(out_);
+    } else {
+      const auto now = std::chrono::steady_clock::now();
+      if (r.step == total_steps_ || r.step == 1 || now - last_line_ > std::chrono::seconds(10)) {
+        std::fprintf(out_, "%3.0f%%  %s\n", 100 * frac, stats);
+        std::fflush(out_);
+        last_line_ = now;
+      }
+    }
+  } else if (r.kind == "end") {
+    finish();
+  }
+}
+
+void ProgressPrinter::finish() {
+  if (bar_open_) {
+    std::fprintf(out_, "\n");
+    bar_open_ = false;
+  }
+}
+
+}  // namespace studio::cli

@@ -1,0 +1,18 @@
+# Enables CUDA for gpu/ when the toolkit is there (STUDIO_WITH_CUDA=AUTO) or asked for.
+set(STUDIO_CUDA_ENABLED OFF)
+if(NOT STUDIO_WITH_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    # The architectures come from Torch's flags (TORCH_CUDA_ARCH_LIST, StudioTorch.cmake).
+    set(CMAKE_CUDA_ARCHITECTURES OFF)
+    enable_language(CUDA)
+    set(STUDIO_CUDA_ENABLED ON)
+  elseif(STUDIO_WITH_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "STUDIO_WITH_CUDA=ON but no CUDA compiler was found")
+  endif()
+endif()
+message(STATUS "CUDA kernels (gpu/): ${STUDIO_CUDA_ENABLED}")

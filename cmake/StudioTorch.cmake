@@ -1,0 +1,45 @@
+# Finds LibTorch (the C++ distribution inside the PyPI torch wheel) and defines
+# studio::torch, the one target the project links for it.
+#
+# The wheel is a CUDA build. libtorch_cuda.so needs cuSPARSELt, cuFile and NVSHMEM, which
+# a machine with only the CUDA toolkit lacks; linking it there would make every program
+# fail to start. So studio::torch carries CUDA only when all of libtorch_cuda's
+# dependencies resolve (a GPU machine with PyTorch installed), and is CPU-only otherwise.
+# Torch's CMake adds the CUDA architecture flags itself (from TORCH_CUDA_ARCH_LIST, and
+# ignoring CMAKE_CUDA_ARCHITECTURES); its default list starts at sm_50, which CUDA 13
+# no longer supports. Ampere, Ada and Hopper (H100/H200), plus PTX for newer parts.
+if(NOT DEFINED TORCH_CUDA_ARCH_LIST AND NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+  set(TORCH_CUDA_ARCH_LIST "8.0;8.6;8.9;9.0+PTX")
+endif()
+find_package(Torch REQUIRED)
+
+set(STUDIO_TORCH_LIB_DIR "${TORCH_INSTALL_PREFIX}/lib")
+set(STUDIO_TORCH_HAS_CUDA OFF)
+if(TARGET torch_cuda AND EXISTS "${STUDIO_TORCH_LIB_DIR}/libtorch_cuda.so")
+  execute_process(COMMAND ldd "${STUDIO_TORCH_LIB_DIR}/libtorch_cuda.so"
+                  OUTPUT_VARIABLE _ldd_out ERROR_QUIET RESULT_VARIABLE _ldd_rc)
+  if(_ldd_rc EQUAL 0 AND NOT _ldd_out MATCHES "not found")
+    set(STUDIO_TORCH_HAS_CUDA ON)
+  else()
+    string(REGEX MATCHALL "[^\n\t ]+ => not found" _missing "${_ldd_out}")
+    message(STATUS "LibTorch CUDA runtime unusable here (${_missing}): linking the CPU libraries only")
+  endif()
+endif()
+
+add_library(studio_torch INTERFACE)
+add_library(studio::torch ALIAS studio_torch)
+if(STUDIO_TORCH_HAS_CUDA)
+  # --no-as-needed keeps libtorch_cuda loaded so its CUDA hooks register.
+  target_link_libraries(studio_torch INTERFACE torch "-Wl,--no-as-needed,${STUDIO_TORCH_LIB_DIR}/libtorch_cuda.so,--as-needed")
+else()
+  target_link_libraries(studio_torch INTERFACE torch_cpu c10)
+  target_include_directories(studio_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+endif()
+target_compile_definitions(studio_torch INTERFACE STUDIO_TORCH_HAS_CUDA=$<BOOL:${STUDIO_TORCH_HAS_CUDA}>)
+message(STATUS "LibTorch ${Torch_VERSION} at ${TORCH_INSTALL_PREFIX}; CUDA runtime linked: ${STUDIO_TORCH_HAS_CUDA}")
+
+# One precompiled header for everything that includes torch: compiling <torch/torch.h>
+# costs ~25 s per translation unit on a 2-core machine.
+function(studio_torch_pch target)
+  target_precompile_headers(${target} PRIVATE <torch/torch.h> <nlohmann/json.hpp> <string> <vector> <memory>)
+endfunction()

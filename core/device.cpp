@@ -1,0 +1,32 @@
+#include "core/device.h"
+
+#include <torch/torch.h>
+
+#include "core/error.h"
+
+namespace studio {
+
+bool cudaAvailable() { return torch::cuda::is_available(); }
+
+c10::Device resolveDevice(const std::string& spec) {
+  if (spec == "cpu") return c10::Device(c10::kCPU);
+  if (spec == "auto") return cudaAvailable() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  if (!cudaAvailable()) {
+#if STUDIO_TORCH_HAS_CUDA
+    throwBadInput("train.device = \"" + spec + "\", but no CUDA device is available on this machine (use auto or cpu)");
+#else
+    throwBadInput("train.device = \"" + spec + "\", but this build runs on the CPU only (LibTorch's CUDA libraries were not usable when it was built)");
+#endif
+  }
+  c10::Device device(spec);
+  if (device.index() >= static_cast<int>(torch::cuda::device_count()))
+    throwBadInput("train.device = \"" + spec + "\", but only " + std::to_string(torch::cuda::device_count()) + " CUDA device(s) exist");
+  return device;
+}
+
+std::string describeDevice(const c10::Device& device) {
+  if (device.is_cpu()) return "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
+  return device.str();
+}
+
+}  // namespace studio

@@ -1,0 +1,58 @@
+#pragma once
+// Encoders and projection heads. A Backbone maps images to a feature vector (what kNN,
+// t-SNE and exports use); the ProjectionHead maps features to the space the contrastive
+// loss sees. Grayscale and colour inputs alike.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+
+#include "core/config.h"
+
+namespace studio {
+
+class BackboneImpl : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(torch::Tensor x) = 0;
+  int64_t featureDim() const { return feature_dim_; }
+
+ protected:
+  int64_t feature_dim_ = 0;
+};
+
+class ProjectionHeadImpl : public torch::nn::Module {
+ public:
+  // dims: hidden widths..., output width. Linear-BN-ReLU per hidden layer, a plain
+  // Linear at the end (SimCLR's head).
+  ProjectionHeadImpl(int64_t in_dim, const std::vector<int64_t>& dims);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::Sequential layers_{nullptr};
+};
+TORCH_MODULE(ProjectionHead);
+
+class ContrastiveModelImpl : public torch::nn::Module {
+ public:
+  ContrastiveModelImpl(std::shared_ptr<BackboneImpl> backbone, const std::vector<int64_t>& head_dims);
+  torch::Tensor forward(torch::Tensor x) { return head_->forward(backbone_->forward(x)); }
+  torch::Tensor features(torch::Tensor x) { return backbone_->forward(x); }
+  BackboneImpl& backbone() { return *backbone_; }
+
+ private:
+  std::shared_ptr<BackboneImpl> backbone_;
+  ProjectionHead head_{nullptr};
+};
+TORCH_MODULE(ContrastiveModel);
+
+// "auto" stem: CIFAR stem (3x3, no pooling) below 64 pixels, ImageNet stem above.
+std::shared_ptr<BackboneImpl> makeBackbone(const ModelConfig& config, int64_t in_channels, int64_t image_size);
+ContrastiveModel makeContrastiveModel(const ModelConfig& config, int64_t in_channels, int64_t image_size);
+
+// A string that identifies the architecture and every parameter's shape: a checkpoint
+// is only loaded into a model with the same signature.
+std::string modelSignature(torch::nn::Module& model);
+
+}  // namespace studio

@@ -1,0 +1,67 @@
+#include "core/optim.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace studio {
+
+TrainingOptimizer::TrainingOptimizer(const OptimConfig& config, torch::nn::Module& model, int64_t steps_per_epoch,
+                                     int64_t total_steps)
+    : config_(config), total_steps_(std::max<int64_t>(1, total_steps)) {
+  warmup_steps_ = std::min<int64_t>(total_steps_, static_cast<int64_t>(std::llround(config.warmup_epochs * steps_per_epoch)));
+  for (auto& p : model.parameters()) (p.dim() <= 1 ? no_decay_ : decay_).push_back(p);
+
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (config.name == "adamw") {
+    auto decay = std::make_unique<torch::optim::AdamWOptions>(config.lr);
+    decay->weight_decay(config.weight_decay);
+    auto none = std::make_unique<torch::optim::AdamWOptions>(config.lr);
+    none->weight_decay(0.0);
+    groups.emplace_back(decay_, std::move(decay));
+    groups.emplace_back(no_decay_, std::move(none));
+    optimizer_ = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(config.lr));
+  } else {
+    // SGD, and LARS as SGD on gradients rescaled per layer (see step()): LARS' weight
+    // decay enters the rescaled gradient, so the SGD groups carry none.
+    const bool lars = config.name == "lars";
+    auto decay = std::make_unique<torch::optim::SGDOptions>(config.lr);
+    decay->momentum(config.momentum).weight_decay(lars ? 0.0 : config.weight_decay);
+    auto none = std::make_unique<torch::optim::SGDOptions>(config.lr);
+    none->momentum(config.momentum).weight_decay(0.0);
+    groups.emplace_back(decay_, std::move(decay));
+    groups.emplace_back(no_decay_, std::move(none));
+    optimizer_ = std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(config.lr).momentum(config.momentum));
+  }
+}
+
+double TrainingOptimizer::lrAt(int64_t step) const {
+  if (step < warmup_steps_) return config_.lr * static_cast<double>(step + 1) / static_cast<double>(warmup_steps_);
+  const double span = static_cast<double>(std::max<int64_t>(1, total_steps_ - warmup_steps_));
+  const double progress = std::min(1.0, static_cast<double>(step - warmup_steps_) / span);
+  const double cosine = 0.5 * (1.0 + std::cos(M_PI * progress));
+  return config_.lr * (config_.min_lr_ratio + (1.0 - config_.min_lr_ratio) * cosine);
+}
+
+void TrainingOptimizer::zeroGrad() { optimizer_->zero_grad(); }
+
+void TrainingOptimizer::step(int64_t step) {
+  const double lr = lrAt(step);
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+  if (config_.name == "lars") {
+    torch::NoGradGuard no_grad;
+    for (auto& p : decay_) {
+      if (!p.grad().defined()) continue;
+      auto g = p.grad();
+      g.add_(p, config_.weight_decay);
+      const double w_norm = p.norm().item<double>(), g_norm = g.norm().item<double>();
+      if (w_norm > 0 && g_norm > 0) g.mul_(config_.lars_eta * w_norm / g_norm);
+    }
+  }
+  optimizer_->step();
+}
+
+void TrainingOptimizer::save(torch::serialize::OutputArchive& archive) const { optimizer_->save(archive); }
+void TrainingOptimizer::load(torch::serialize::InputArchive& archive) { optimizer_->load(archive); }
+
+}  // namespace studio

@@ -1,0 +1,35 @@
+#pragma once
+// The optimizer of a run: SGD with momentum, AdamW or LARS, with linear warm-up then
+// cosine decay, and no weight decay on norm weights and biases (1-D parameters).
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+#include <torch/serialize/archive.h>
+
+#include "core/config.h"
+
+namespace studio {
+
+class TrainingOptimizer {
+ public:
+  TrainingOptimizer(const OptimConfig& config, torch::nn::Module& model, int64_t steps_per_epoch, int64_t total_steps);
+
+  double lrAt(int64_t step) const;  // the schedule, for step 0..total_steps-1
+  void zeroGrad();
+  // Sets the learning rate for `step`, applies LARS' layer-wise scaling if chosen, steps.
+  void step(int64_t step);
+
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive);
+
+ private:
+  OptimConfig config_;
+  int64_t warmup_steps_, total_steps_;
+  std::vector<torch::Tensor> decay_, no_decay_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+};
+
+}  // namespace studio

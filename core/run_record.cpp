@@ -1,0 +1,133 @@
+// run.json, the record each run folder carries about itself. Shared by both run index
+// backends (SQLite and folders-only), so it lives apart from either.
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/run_index.h"
+
+namespace studio {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+constexpr char kRecordFile[] = "run.json";
+
+// Absolute, normalized and without a trailing separator, so the same folder always
+// yields the same string however the caller spelled it.
+std::string absoluteFolder(const std::string& dir) {
+  std::error_code ec;
+  fs::path p = fs::absolute(fs::path(dir), ec);
+  if (ec) p = fs::path(dir);
+  p = p.lexically_normal();
+  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
+  return p.string();
+}
+
+// Same folder as the target so the final rename stays on one filesystem (and is atomic):
+// a reader sees the old record or the new one, never half of one.
+void writeFileAtomically(const fs::path& target, const std::string& content) {
+  static std::atomic<unsigned> counter{0};
+  std::random_device rd;
+  std::ostringstream name;
+  name << "." << target.filename().string() << ".tmp" << std::hex << rd() << "-" << counter++;
+  const fs::path temp = target.parent_path() / name.str();
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) throwFailure(target.string() + ": cannot create " + temp.string() + " (" + std::strerror(errno) + ")");
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.close();
+    if (!out) {
+      std::error_code ignored;
+      fs::remove(temp, ignored);
+      throwFailure(target.string() + ": writing " + std::to_string(content.size()) + " bytes failed");
+    }
+  }
+  std::error_code ec;
+  fs::rename(temp, target, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throwFailure(target.string() + ": cannot replace the file (" + ec.message() + ")");
+  }
+}
+
+std::string requireString(const Json& json, const char* key, const std::string& file) {
+  const auto it = json.find(key);
+  if (it == json.end()) throwBadInput(file + ": missing key '" + key + "' (expected a string)");
+  if (!it->is_string()) throwBadInput(file + ": key '" + key + "' must be a string, got " + it->dump());
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+void writeRunRecord(const std::string& run_dir, const RunRecord& record) {
+  const fs::path file = fs::path(run_dir) / kRecordFile;
+  std::error_code ec;
+  if (!fs::is_directory(run_dir, ec))
+    throwFailure(file.string() + ": cannot write, the run folder " + run_dir + " does not exist");
+  Json json = {
+      {"id", record.id},
+      {"name", record.name},
+      {"dataset", record.dataset},
+      {"method", record.method},
+      {"status", record.status},
+      {"started_at", record.started_at},
+      {"ended_at", record.ended_at},
+      {"best_knn", nullptr},
+  };
+  // Negative means "none yet"; null says so without a magic number in the file.
+  if (record.best_knn >= 0.0 && std::isfinite(record.best_knn)) json["best_knn"] = record.best_knn;
+  std::string text;
+  try {
+    text = json.dump(2) + "\n";
+  } catch (const Json::exception& e) {
+    throwBadInput(file.string() + ": the run record is not valid UTF-8 (" + e.what() + ")");
+  }
+  writeFileAtomically(file, text);
+}
+
+RunRecord readRunRecord(const std::string& run_dir) {
+  const std::string file = (fs::path(run_dir) / kRecordFile).string();
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throwBadInput(file + ": cannot open (" + std::strerror(errno) + "); expected a run record");
+  Json json;
+  try {
+    json = Json::parse(in);
+  } catch (const Json::exception& e) {
+    throwBadInput(file + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!json.is_object()) throwBadInput(file + ": expected a JSON object, got " + std::string(json.type_name()));
+
+  RunRecord record;
+  record.id = requireString(json, "id", file);
+  if (record.id.empty()) throwBadInput(file + ": key 'id' must not be empty");
+  record.name = requireString(json, "name", file);
+  record.dataset = requireString(json, "dataset", file);
+  record.method = requireString(json, "method", file);
+  record.status = requireString(json, "status", file);
+  record.started_at = requireString(json, "started_at", file);
+  record.ended_at = requireString(json, "ended_at", file);
+  const auto knn = json.find("best_knn");
+  if (knn == json.end()) throwBadInput(file + ": missing key 'best_knn' (expected a number or null)");
+  if (knn->is_null()) {
+    record.best_knn = -1.0;
+  } else if (knn->is_number()) {
+    record.best_knn = knn->get<double>();
+  } else {
+    throwBadInput(file + ": key 'best_knn' must be a number or null, got " + knn->dump());
+  }
+  record.path = absoluteFolder(run_dir);
+  return record;
+}
+
+}  // namespace studio

@@ -1,0 +1,386 @@
+#include "core/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "core/augment.h"
+#include "core/checkpoint.h"
+#include "core/dataset.h"
+#include "core/device.h"
+#include "core/error.h"
+#include "core/knn.h"
+#include "core/losses.h"
+#include "core/models.h"
+#include "core/npy.h"
+#include "core/optim.h"
+#include "core/run_index.h"
+
+namespace studio {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The labeled images the kNN monitor uses: a fixed bank from the training split and
+// fixed queries from the held-out split, the same for every evaluation of a run.
+struct KnnProbe {
+  torch::Tensor bank_images, bank_labels, query_images, query_labels;
+  int64_t num_classes = 0;
+  bool usable() const { return bank_images.defined() && query_images.defined(); }
+};
+
+KnnProbe makeProbe(const DatasetSplits& data, int64_t bank_size, int64_t query_size, int64_t seed) {
+  KnnProbe p;
+  if (!data.train.labeled() || data.eval.size() == 0 || !data.eval.labeled()) return p;
+  auto gen = makeStepGenerator(seed, 0, /*stream=*/7);
+  const int64_t nb = bank_size > 0 ? std::min(bank_size, data.train.size()) : data.train.size();
+  const auto bank_idx = torch::randperm(data.train.size(), gen, torch::kLong).slice(0, 0, nb);
+  const int64_t nq = query_size > 0 ? std::min(query_size, data.eval.size()) : data.eval.size();
+  p.bank_images = data.train.images.index_select(0, bank_idx);
+  p.bank_labels = data.train.labels.index_select(0, bank_idx);
+  p.query_images = data.eval.images.slice(0, 0, nq);
+  p.query_labels = data.eval.labels.slice(0, 0, nq);
+  p.num_classes = data.train.numClasses();
+  return p;
+}
+
+double probeAccuracy(const KnnProbe& p, const torch::Tensor& bank, const torch::Tensor& queries, const MonitorConfig& m) {
+  KnnOptions o;
+  o.k = m.k;
+  o.temperature = m.temperature;
+  return knnAccuracy(bank, p.bank_labels, queries, p.query_labels, p.num_classes, o);
+}
+
+double modelProbeAccuracy(const KnnProbe& p, ContrastiveModel& model, const Augmenter& aug, const torch::Device& device,
+                          const MonitorConfig& m, torch::Tensor* query_embeddings = nullptr) {
+  const auto bank = embedImages(model, aug, p.bank_images, device);
+  const auto queries = embedImages(model, aug, p.query_images, device);
+  if (query_embeddings) *query_embeddings = queries;
+  return probeAccuracy(p, bank, queries, m);
+}
+
+void setThreads(int64_t threads) {
+  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+}
+
+// Fills in what "measure it" config values resolve to, so config.json says exactly what ran.
+void resolveNormalisation(ExperimentConfig& config, const Dataset& train) {
+  auto& a = config.augment;
+  if (a.mean.empty()) channelStats(train, a.mean, a.std);
+  if (static_cast<int64_t>(a.mean.size()) != train.channels())
+    throwBadInput("config: augment.mean has " + std::to_string(a.mean.size()) + " values but the images have " +
+                  std::to_string(train.channels()) + " channel(s)");
+}
+
+RunRecord makeRecord(const ExperimentConfig& c, const RunFolder& f, const std::string& status, double best, bool ended,
+                     const std::string& started_at) {
+  RunRecord r;
+  r.id = f.id();
+  r.name = c.name;
+  r.dataset = c.dataset.path.empty() ? c.dataset.kind : c.dataset.kind + ":" + c.dataset.path;
+  r.method = c.method.name;
+  r.status = status;
+  r.started_at = started_at;
+  r.ended_at = ended ? utcNowIso8601() : "";
+  r.best_knn = best;
+  r.path = f.path();
+  return r;
+}
+
+// Writes run.json and mirrors it in the index; the index is best effort (the folder is
+// the truth and the index can be rebuilt), so its errors never stop a run.
+void publish(const RunRecord& r, const RunFolder& f) {
+  writeRunRecord(f.path(), r);
+  try {
+    RunIndex index(f.runsDir());
+    index.upsert(r);
+  } catch (const std::exception&) {
+  }
+}
+
+}  // namespace
+
+double MetricsRecord::value(const std::string& name, double fallback) const {
+  for (const auto& [k, v] : values)
+    if (k == name) return v;
+  return fallback;
+}
+
+bool MetricsRecord::has(const std::string& name) const {
+  for (const auto& kv : values)
+    if (kv.first == name) return true;
+  return false;
+}
+
+nlohmann::json MetricsRecord::toJson() const {
+  nlohmann::json j;
+  j["kind"] = kind;
+  j["step"] = step;
+  j["epoch"] = epoch;
+  for (const auto& [k, v] : values) j[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+  if (!text.empty()) j["text"] = text;
+  return j;
+}
+
+Trainer::Trainer(ExperimentConfig config, const std::string& runs_dir)
+    : config_(std::move(config)), folder_(RunFolder::create(runs_dir, config_.name)), resuming_(false) {
+  saveExperimentConfig(config_, folder_.configPath());
+}
+
+Trainer::Trainer(RunFolder folder)
+    : config_(loadExperimentConfig(folder.configPath())), folder_(std::move(folder)), resuming_(true) {}
+
+Trainer::~Trainer() = default;
+
+void Trainer::requestPause() { pause_.store(true); }
+void Trainer::requestResume() {
+  {
+    std::lock_guard<std::mutex> lock(pause_mutex_);
+    pause_.store(false);
+  }
+  pause_cv_.notify_all();
+}
+void Trainer::requestCancel() {
+  {
+    std::lock_guard<std::mutex> lock(pause_mutex_);
+    cancel_.store(true);
+  }
+  pause_cv_.notify_all();
+}
+
+void Trainer::waitWhilePaused() {
+  std::unique_lock<std::mutex> lock(pause_mutex_);
+  pause_cv_.wait(lock, [this] { return !pause_.load() || cancel_.load(); });
+}
+
+TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
+  const auto t_start = Clock::now();
+  TrainOutcome outcome;
+  outcome.run_dir = folder_.path();
+  std::string started_at = utcNowIso8601();
+  if (resuming_) {
+    try {
+      started_at = readRunRecord(folder_.path()).started_at;
+    } catch (const Error&) {
+    }
+  }
+  auto emit = [&](const MetricsRecord& r) {
+    folder_.appendMetrics(r.toJson());
+    return on_metrics ? on_metrics(r) : true;
+  };
+  double best_knn = -1;
+  publish(makeRecord(config_, folder_, "running", best_knn, false, started_at), folder_);
+
+  try {
+    setThreads(config_.train.threads);
+    const torch::Device device = resolveDevice(config_.train.device);
+    DatasetSplits data = loadDataset(config_.dataset, config_.train.seed);
+    resolveNormalisation(config_, data.train);
+    if (!resuming_) saveExperimentConfig(config_, folder_.configPath());
+
+    const auto& tc = config_.train;
+    const int64_t n = data.train.size();
+    if (n < tc.batch_size)
+      throwBadInput("config: train.batch_size = " + std::to_string(tc.batch_size) + " is larger than the " +
+                    std::to_string(n) + " training images");
+    const int64_t steps_per_epoch = n / tc.batch_size;
+    const int64_t total_steps = steps_per_epoch * tc.epochs;
+    const int64_t last_step = tc.max_steps > 0 ? std::min(total_steps, tc.max_steps) : total_steps;
+
+    Augmenter augmenter(config_.augment, data.train.channels(), data.train.height(), data.train.width());
+    torch::manual_seed(static_cast<uint64_t>(tc.seed));
+    ContrastiveModel model = makeContrastiveModel(config_.model, data.train.channels(), augmenter.outSize());
+    model->to(device);
+    TrainingOptimizer optimizer(config_.optim, *model, steps_per_epoch, total_steps);
+
+    int64_t step = 0;
+    int64_t checkpointed_step = -1;
+    if (resuming_ && folder_.hasCheckpoint()) {
+      const CheckpointInfo info = loadCheckpoint(folder_.checkpointPath(), model, &optimizer);
+      step = info.step;
+      best_knn = info.best_knn;
+      folder_.truncateMetricsAfter(step);
+    } else if (resuming_) {
+      folder_.truncateMetricsAfter(0);
+    }
+    auto checkpoint = [&]() {
+      CheckpointInfo info;
+      info.step = step;
+      info.best_knn = best_knn;
+      info.config_json = config_.toJson().dump();
+      saveCheckpoint(folder_.checkpointPath(), model, &optimizer, info);
+      checkpointed_step = step;
+    };
+
+    // Images stay where training happens: uploaded once, batches gathered by index.
+    const torch::Tensor images = data.train.images.to(device);
+
+    MetricsRecord info;
+    info.kind = "info";
+    info.step = step;
+    info.text = (resuming_ && step > 0 ? "resuming at step " + std::to_string(step) + " of " : "training ") +
+                std::to_string(last_step) + " steps on " + describeDevice(device) + ": " + std::to_string(n) +
+                " images, batch " + std::to_string(tc.batch_size);
+    info.values = {{"total_steps", double(last_step)}, {"steps_per_epoch", double(steps_per_epoch)}};
+    if (!emit(info)) cancel_.store(true);
+
+    const KnnProbe probe = makeProbe(data, config_.monitor.bank_size, config_.monitor.query_size, tc.seed);
+    if (probe.usable()) {
+      outcome.raw_pixel_knn = probeAccuracy(probe, rawPixelFeatures(probe.bank_images), rawPixelFeatures(probe.query_images),
+                                            config_.monitor);
+    }
+    const int64_t eval_every =
+        config_.monitor.every_epochs > 0
+            ? std::max<int64_t>(1, static_cast<int64_t>(std::llround(config_.monitor.every_epochs * steps_per_epoch)))
+            : 0;
+    auto evaluate = [&](bool final_eval) {
+      if (!probe.usable()) return;
+      const auto t0 = Clock::now();
+      torch::Tensor query_embeddings;
+      const double acc = modelProbeAccuracy(probe, model, augmenter, device, config_.monitor, &query_embeddings);
+      best_knn = std::max(best_knn, acc);
+      outcome.final_knn = acc;
+      MetricsRecord r;
+      r.kind = "eval";
+      r.step = step;
+      r.epoch = double(step) / steps_per_epoch;
+      r.values = {{"knn_top1", acc}, {"raw_pixel_knn_top1", outcome.raw_pixel_knn}, {"best_knn_top1", best_knn},
+                  {"eval_seconds", secondsSince(t0)}};
+      if (final_eval) {
+        const auto e = query_embeddings.contiguous();
+        writeNpy(folder_.embeddingsPath(), "<f4", {e.size(0), e.size(1)}, e.data_ptr<float>());
+        const auto l = probe.query_labels.contiguous();
+        writeNpy(folder_.embeddingLabelsPath(), "<i8", {l.size(0)}, l.data_ptr<int64_t>());
+      }
+      if (!emit(r)) cancel_.store(true);
+    };
+
+    // The untrained encoder's accuracy starts the curve: what pretraining adds is the gap.
+    if (step == 0 && eval_every > 0) evaluate(false);
+
+    model->train();
+    double step_seconds_ema = 0;
+    torch::Tensor perm;
+    int64_t perm_epoch = -1;
+    while (step < last_step && !cancel_.load()) {
+      if (pause_.load()) {
+        waitWhilePaused();
+        if (cancel_.load()) break;
+      }
+      const auto t0 = Clock::now();
+      const int64_t epoch = step / steps_per_epoch;
+      if (epoch != perm_epoch) {
+        // The order of an epoch depends on (seed, epoch) only: a resumed run sees the same.
+        auto gen = makeStepGenerator(tc.seed, epoch, /*stream=*/1);
+        perm = torch::randperm(n, gen, torch::kLong);
+        perm_epoch = epoch;
+      }
+      const int64_t offset = (step % steps_per_epoch) * tc.batch_size;
+      const auto idx = perm.slice(0, offset, offset + tc.batch_size).to(device);
+      const auto batch = images.index_select(0, idx);
+      auto gen = makeStepGenerator(tc.seed, step, /*stream=*/0);
+      const auto p1 = augmenter.sample(tc.batch_size, gen);
+      const auto p2 = augmenter.sample(tc.batch_size, gen);
+      const auto views = torch::cat({augmenter.apply(batch, p1), augmenter.apply(batch, p2)});
+
+      optimizer.zeroGrad();
+      const auto z = model->forward(views);
+      const auto result = ntXentLoss(z, config_.method.temperature);
+      result.loss.backward();
+      const double lr = optimizer.lrAt(step);
+      optimizer.step(step);
+      const double loss = result.loss.item<double>();
+      if (!std::isfinite(loss))
+        throwFailure("the loss became " + std::to_string(loss) + " at step " + std::to_string(step) +
+                     " (lower optim.lr or raise method.temperature)");
+      ++step;
+
+      const double dt = secondsSince(t0);
+      step_seconds_ema = step_seconds_ema == 0 ? dt : 0.9 * step_seconds_ema + 0.1 * dt;
+      MetricsRecord r;
+      r.kind = "step";
+      r.step = step;
+      r.epoch = double(step) / steps_per_epoch;
+      r.values = {{"loss", loss},
+                  {"pos_acc", result.pos_accuracy.item<double>()},
+                  {"lr", lr},
+                  {"images_per_s", tc.batch_size / step_seconds_ema},
+                  {"eta_s", step_seconds_ema * double(last_step - step)},
+                  {"step_ms", dt * 1000.0}};
+      if (!emit(r)) cancel_.store(true);
+
+      const bool at_end = step == last_step;
+      if (eval_every > 0 && step % eval_every == 0 && !at_end) evaluate(false);
+      if (step % tc.checkpoint_every_steps == 0 || at_end || cancel_.load()) checkpoint();
+    }
+
+    if (step == last_step && !cancel_.load()) {
+      evaluate(true);
+      checkpoint();
+      outcome.status = "finished";
+    } else {
+      if (checkpointed_step != step) checkpoint();
+      outcome.status = "cancelled";
+    }
+    outcome.steps = step;
+    outcome.best_knn = best_knn;
+    outcome.seconds = secondsSince(t_start);
+    MetricsRecord end;
+    end.kind = "end";
+    end.step = step;
+    end.epoch = double(step) / steps_per_epoch;
+    end.text = outcome.status;
+    end.values = {{"best_knn_top1", best_knn}, {"final_knn_top1", outcome.final_knn},
+                  {"raw_pixel_knn_top1", outcome.raw_pixel_knn}, {"seconds", outcome.seconds}};
+    emit(end);
+    publish(makeRecord(config_, folder_, outcome.status, best_knn, true, started_at), folder_);
+    return outcome;
+  } catch (const Error& e) {
+    publish(makeRecord(config_, folder_, "failed", best_knn, true, started_at), folder_);
+    MetricsRecord r;
+    r.kind = "end";
+    r.text = std::string("failed: ") + e.what();
+    folder_.appendMetrics(r.toJson());
+    throw;
+  } catch (const c10::Error& e) {
+    // Out of memory and other engine faults: the run is marked and the client told.
+    publish(makeRecord(config_, folder_, "failed", best_knn, true, started_at), folder_);
+    const std::string what = e.what_without_backtrace();
+    MetricsRecord r;
+    r.kind = "end";
+    r.text = "failed: " + what;
+    folder_.appendMetrics(r.toJson());
+    throwFailure("training failed: " + what.substr(0, what.find('\n')));
+  }
+}
+
+EvalResult evaluateRun(const RunFolder& folder, int64_t k, int64_t bank_size, int64_t query_size, const std::string& device_spec) {
+  ExperimentConfig config = loadExperimentConfig(folder.configPath());
+  if (!folder.hasCheckpoint()) throwBadInput(folder.path() + ": the run has no checkpoint yet");
+  const torch::Device device = resolveDevice(device_spec);
+  setThreads(config.train.threads);
+  DatasetSplits data = loadDataset(config.dataset, config.train.seed);
+  resolveNormalisation(config, data.train);
+  Augmenter augmenter(config.augment, data.train.channels(), data.train.height(), data.train.width());
+  ContrastiveModel model = makeContrastiveModel(config.model, data.train.channels(), augmenter.outSize());
+  const CheckpointInfo info = loadCheckpoint(folder.checkpointPath(), model, nullptr);
+  model->to(device);
+  const KnnProbe probe = makeProbe(data, bank_size, query_size, config.train.seed);
+  if (!probe.usable()) throwBadInput(folder.path() + ": the run's dataset has no labeled held-out split to evaluate on");
+  MonitorConfig m = config.monitor;
+  m.k = k > 0 ? k : m.k;
+  EvalResult r;
+  r.knn_top1 = modelProbeAccuracy(probe, model, augmenter, device, m);
+  r.raw_pixel_knn_top1 = probeAccuracy(probe, rawPixelFeatures(probe.bank_images), rawPixelFeatures(probe.query_images), m);
+  r.bank_size = probe.bank_images.size(0);
+  r.query_size = probe.query_images.size(0);
+  r.k = m.k;
+  r.step = info.step;
+  return r;
+}
+
+}  // namespace studio

@@ -1,0 +1,93 @@
+#pragma once
+// The training engine's plain C++ API. A Trainer runs one experiment in one run folder:
+// it reports one MetricsRecord per step (and per evaluation) to a callback whose answer
+// can stop the run, honours pause and cancel requests from any thread within one step,
+// writes checkpoints atomically and resumes from the last one on the same trajectory.
+// No torch types in this header: the GUI includes it.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/run_folder.h"
+
+namespace studio {
+
+struct MetricsRecord {
+  std::string kind;  // "step", "eval", "info", "end"
+  int64_t step = 0;  // optimizer steps done
+  double epoch = 0;  // fractional epochs done
+  std::vector<std::pair<std::string, double>> values;  // named numbers (loss, lr, knn_top1, ...)
+  std::string text;  // for "info" and "end": a human-readable line
+
+  double value(const std::string& name, double fallback = -1.0) const;
+  bool has(const std::string& name) const;
+  nlohmann::json toJson() const;
+};
+
+// Return false to stop the run (it checkpoints and ends as "cancelled").
+using MetricsCallback = std::function<bool(const MetricsRecord&)>;
+
+struct TrainOutcome {
+  std::string status;          // finished | cancelled
+  int64_t steps = 0;
+  double best_knn = -1;        // best kNN top-1 seen by the monitor, -1 if none
+  double final_knn = -1;
+  double raw_pixel_knn = -1;   // the same kNN on raw pixels
+  double seconds = 0;
+  std::string run_dir;
+};
+
+class Trainer {
+ public:
+  // A new run in a fresh folder under runs_dir.
+  Trainer(ExperimentConfig config, const std::string& runs_dir);
+  // Continue the run in this folder from its last checkpoint (or from the start when it
+  // has none), with the config it saved.
+  explicit Trainer(RunFolder folder);
+  ~Trainer();
+
+  // Runs to the end, to a stop, or throws studio::Error (the run is then marked failed).
+  TrainOutcome run(const MetricsCallback& on_metrics);
+
+  // Thread-safe controls, honoured within one step.
+  void requestPause();
+  void requestResume();
+  void requestCancel();
+  bool isPaused() const { return pause_.load(); }
+
+  const RunFolder& folder() const { return folder_; }
+  const ExperimentConfig& config() const { return config_; }
+
+ private:
+  struct State;
+  void waitWhilePaused();
+
+  ExperimentConfig config_;
+  RunFolder folder_;
+  bool resuming_;
+  std::atomic<bool> pause_{false};
+  std::atomic<bool> cancel_{false};
+  std::mutex pause_mutex_;
+  std::condition_variable pause_cv_;
+};
+
+// kNN top-1 of a finished or interrupted run's encoder (its last checkpoint) on the
+// held-out split, and the raw-pixel baseline with the same settings. bank_size and
+// query_size 0 = all images.
+struct EvalResult {
+  double knn_top1 = 0;
+  double raw_pixel_knn_top1 = 0;
+  int64_t bank_size = 0, query_size = 0, k = 0, step = 0;
+};
+EvalResult evaluateRun(const RunFolder& folder, int64_t k, int64_t bank_size, int64_t query_size, const std::string& device);
+
+}  // namespace studio

@@ -1,0 +1,43 @@
+#pragma once
+// Helpers shared by the test suites: scratch folders and expecting studio errors.
+#include <QtTest/QtTest>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "core/error.h"
+
+namespace studio::test {
+
+// A fresh, empty folder under the build tree's scratch area, named after the test.
+inline std::string scratchDir(const std::string& name) {
+  const std::string dir = std::string(STUDIO_TEST_SCRATCH) + "/" + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// Runs f and returns the message of the studio::Error it throws, failing the test when it
+// throws nothing, something else, or an error of another kind.
+inline std::string expectError(const std::function<void()>& f, ErrorKind kind = ErrorKind::BadInput) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (e.kind() != kind) {
+      QTest::qFail(("wrong error kind for: " + std::string(e.what())).c_str(), __FILE__, __LINE__);
+    }
+    return e.what();
+  } catch (const std::exception& e) {
+    QTest::qFail(("expected studio::Error, got: " + std::string(e.what())).c_str(), __FILE__, __LINE__);
+    return {};
+  }
+  QTest::qFail("expected studio::Error, nothing was thrown", __FILE__, __LINE__);
+  return {};
+}
+
+inline bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace studio::test
