@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/device.h"
 #include "core/error.h"
 
 namespace studio {
@@ -232,10 +233,8 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
     r.integer("threads", c.train.threads, 0, 1024);
     r.integer("checkpoint_every_steps", c.train.checkpoint_every_steps, 1, int64_t(1) << 40);
     r.integer("max_steps", c.train.max_steps, 0, int64_t(1) << 40);
-    const auto& d = c.train.device;
-    const bool ok = d == "auto" || d == "cpu" || d == "cuda" ||
-                    (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.find_first_not_of("0123456789", 5) == std::string::npos);
-    if (!ok) throwBadInput("config: train.device = \"" + d + "\" is not one of: auto, cpu, cuda, cuda:N");
+    if (!isDeviceSpec(c.train.device))
+      throwBadInput("config: train.device = \"" + c.train.device + "\" is not one of: auto, cpu, cuda, cuda:N");
   });
   readSection(top, "monitor", [&](ObjectReader& r) {
     r.number("every_epochs", c.monitor.every_epochs, 0.0, 100000.0);

@@ -8,19 +8,27 @@ namespace studio {
 
 bool cudaAvailable() { return torch::cuda::is_available(); }
 
-c10::Device resolveDevice(const std::string& spec) {
+bool isDeviceSpec(const std::string& spec) {
+  return spec == "auto" || spec == "cpu" || spec == "cuda" ||
+         (spec.rfind("cuda:", 0) == 0 && spec.size() > 5 && spec.size() < 9 &&
+          spec.find_first_not_of("0123456789", 5) == std::string::npos);
+}
+
+c10::Device resolveDevice(const std::string& spec, const std::string& setting_name) {
+  const std::string quoted = setting_name + " = \"" + spec + "\"";
+  if (!isDeviceSpec(spec)) throwBadInput(quoted + " is not one of: auto, cpu, cuda, cuda:N");
   if (spec == "cpu") return c10::Device(c10::kCPU);
   if (spec == "auto") return cudaAvailable() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
   if (!cudaAvailable()) {
 #if STUDIO_TORCH_HAS_CUDA
-    throwBadInput("train.device = \"" + spec + "\", but no CUDA device is available on this machine (use auto or cpu)");
+    throwBadInput(quoted + ", but no CUDA device is available on this machine (use auto or cpu)");
 #else
-    throwBadInput("train.device = \"" + spec + "\", but this build runs on the CPU only (LibTorch's CUDA libraries were not usable when it was built)");
+    throwBadInput(quoted + ", but this build runs on the CPU only (LibTorch's CUDA libraries were not usable when it was built)");
 #endif
   }
   c10::Device device(spec);
   if (device.index() >= static_cast<int>(torch::cuda::device_count()))
-    throwBadInput("train.device = \"" + spec + "\", but only " + std::to_string(torch::cuda::device_count()) + " CUDA device(s) exist");
+    throwBadInput(quoted + ", but only " + std::to_string(torch::cuda::device_count()) + " CUDA device(s) exist");
   return device;
 }
 

@@ -6,9 +6,11 @@
 
 namespace studio {
 
-// Throws studio::Error(BadInput) when a CUDA device is asked for and none is usable,
-// naming the reason (no CUDA in this build, or no device).
-c10::Device resolveDevice(const std::string& spec);
+// spec: auto | cpu | cuda | cuda:N. Throws studio::Error(BadInput), naming the setting
+// (setting_name, e.g. "train.device" or "--device"), for any other string and when a CUDA
+// device is asked for and none is usable (no CUDA in this build, or no such device).
+c10::Device resolveDevice(const std::string& spec, const std::string& setting_name = "train.device");
+bool isDeviceSpec(const std::string& spec);
 std::string describeDevice(const c10::Device& device);  // e.g. "cpu (2 threads)", "cuda:0 (NVIDIA H100)"
 bool cudaAvailable();
 

@@ -361,7 +361,7 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
 EvalResult evaluateRun(const RunFolder& folder, int64_t k, int64_t bank_size, int64_t query_size, const std::string& device_spec) {
   ExperimentConfig config = loadExperimentConfig(folder.configPath());
   if (!folder.hasCheckpoint()) throwBadInput(folder.path() + ": the run has no checkpoint yet");
-  const torch::Device device = resolveDevice(device_spec);
+  const torch::Device device = resolveDevice(device_spec, "--device");
   setThreads(config.train.threads);
   DatasetSplits data = loadDataset(config.dataset, config.train.seed);
   resolveNormalisation(config, data.train);

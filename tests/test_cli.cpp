@@ -721,6 +721,16 @@ void TestCli::badDatasetInput() {
   }
   QCOMPARE(records.size(), size_t(4));
 
+  // A failed run has no checkpoint to evaluate, and resuming it fails the same way again.
+  std::string missing_id;
+  for (const auto& [id, record] : records)
+    if (record.dataset.find(missing.filename().string()) != std::string::npos) missing_id = id;
+  QVERIFY2(!missing_id.empty(), "no run names the missing dataset");
+  EXPECT_BAD_INPUT(runCli({"eval", missing_id, "--runs-dir", runs.string()}, kQuickTimeoutMs), {"checkpoint"});
+  EXPECT_BAD_INPUT(runCli({"resume", missing_id, "--runs-dir", runs.string()}, kQuickTimeoutMs), {missing.string()});
+  QCOMPARE(q(studio::readRunRecord((runs / missing_id).string()).status), QStringLiteral("failed"));
+  QCOMPARE(runRecords(runs).size(), size_t(4));
+
   // The index agrees.
   const CliRun listed = runCli({"runs", "--runs-dir", runs.string(), "--json"}, kQuickTimeoutMs);
   QVERIFY2(listed.finished && listed.exit_code == 0, listed.describe().c_str());
@@ -748,6 +758,8 @@ void TestCli::badRunInput() {
   EXPECT_BAD_INPUT(runCli({"eval", id, "--runs-dir", runs.string(), "--k", "abc"}, kQuickTimeoutMs), {"--k", "abc"});
   EXPECT_BAD_INPUT(runCli({"eval", id, "--runs-dir", runs.string(), "--k", "-3"}, kQuickTimeoutMs), {"--k", "-3"});
   EXPECT_BAD_INPUT(runCli({"eval", id, "--runs-dir", runs.string(), "--queries", "1e9x"}, kQuickTimeoutMs), {"--queries"});
+  // An eval device string that is not a device (valid: auto, cpu, cuda, cuda:N).
+  EXPECT_BAD_INPUT(runCli({"eval", id, "--runs-dir", runs.string(), "--device", "gpu0"}, kQuickTimeoutMs), {"--device", "gpu0"});
 
   // The checkpoint belongs to another model: width 8 trained, config.json now says 16.
   const fs::path config_json = run_dir / "config.json";
