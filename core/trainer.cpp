@@ -16,6 +16,7 @@
 #include "core/models.h"
 #include "core/npy.h"
 #include "core/optim.h"
+#include "core/run_embeddings.h"
 #include "core/run_index.h"
 
 namespace studio {
@@ -358,28 +359,48 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
   }
 }
 
-EvalResult evaluateRun(const RunFolder& folder, int64_t k, int64_t bank_size, int64_t query_size, const std::string& device_spec) {
+RunEmbeddings embedRun(const RunFolder& folder, int64_t bank_size, int64_t query_size, const std::string& device_spec,
+                       bool random_init) {
   ExperimentConfig config = loadExperimentConfig(folder.configPath());
-  if (!folder.hasCheckpoint()) throwBadInput(folder.path() + ": the run has no checkpoint yet");
+  if (!random_init && !folder.hasCheckpoint()) throwBadInput(folder.path() + ": the run has no checkpoint yet");
   const torch::Device device = resolveDevice(device_spec, "--device");
   setThreads(config.train.threads);
   DatasetSplits data = loadDataset(config.dataset, config.train.seed);
   resolveNormalisation(config, data.train);
   Augmenter augmenter(config.augment, data.train.channels(), data.train.height(), data.train.width());
+  torch::manual_seed(static_cast<uint64_t>(config.train.seed));
   ContrastiveModel model = makeContrastiveModel(config.model, data.train.channels(), augmenter.outSize());
-  const CheckpointInfo info = loadCheckpoint(folder.checkpointPath(), model, nullptr);
+  RunEmbeddings e;
+  if (!random_init) e.step = loadCheckpoint(folder.checkpointPath(), model, nullptr).step;
   model->to(device);
   const KnnProbe probe = makeProbe(data, bank_size, query_size, config.train.seed);
   if (!probe.usable()) throwBadInput(folder.path() + ": the run's dataset has no labeled held-out split to evaluate on");
-  MonitorConfig m = config.monitor;
+  e.bank_images = probe.bank_images;
+  e.bank_labels = probe.bank_labels;
+  e.query_images = probe.query_images;
+  e.query_labels = probe.query_labels;
+  e.class_names = data.train.class_names;
+  e.bank_features = embedImages(model, augmenter, probe.bank_images, device);
+  e.query_features = embedImages(model, augmenter, probe.query_images, device);
+  return e;
+}
+
+EvalResult evaluateRun(const RunFolder& folder, int64_t k, int64_t bank_size, int64_t query_size, const std::string& device_spec) {
+  const RunEmbeddings e = embedRun(folder, bank_size, query_size, device_spec);
+  MonitorConfig m = loadExperimentConfig(folder.configPath()).monitor;
   m.k = k > 0 ? k : m.k;
+  KnnOptions o;
+  o.k = m.k;
+  o.temperature = m.temperature;
+  const auto classes = static_cast<int64_t>(e.class_names.size());
   EvalResult r;
-  r.knn_top1 = modelProbeAccuracy(probe, model, augmenter, device, m);
-  r.raw_pixel_knn_top1 = probeAccuracy(probe, rawPixelFeatures(probe.bank_images), rawPixelFeatures(probe.query_images), m);
-  r.bank_size = probe.bank_images.size(0);
-  r.query_size = probe.query_images.size(0);
+  r.knn_top1 = knnAccuracy(e.bank_features, e.bank_labels, e.query_features, e.query_labels, classes, o);
+  r.raw_pixel_knn_top1 = knnAccuracy(rawPixelFeatures(e.bank_images), e.bank_labels, rawPixelFeatures(e.query_images),
+                                     e.query_labels, classes, o);
+  r.bank_size = e.bank_images.size(0);
+  r.query_size = e.query_images.size(0);
   r.k = m.k;
-  r.step = info.step;
+  r.step = e.step;
   return r;
 }
 

@@ -255,6 +255,7 @@ class TestCli : public QObject {
   void setOverrides();
   void runsListing();
   void evalCommand();
+  void evaluationCommands();
   void interruptAndResume();
   void badConfigInput();
   void badDatasetInput();
@@ -556,6 +557,85 @@ void TestCli::evalCommand() {
 
   // eval reads, never writes: the run is still finished.
   QCOMPARE(q(studio::readRunRecord(run_dir.string()).status), QStringLiteral("finished"));
+}
+
+// probe, tsne, neighbours, duplicates and export on a finished run: outputs parse and
+// hold the values they promise.
+void TestCli::evaluationCommands() {
+  const fs::path dir = freshDir("evaluation");
+  const fs::path runs = dir / "runs";
+  const fs::path config = writeExperiment(dir);
+  const Json result = trainRun(config, runs, {"--set", "train.epochs=1"});
+  if (QTest::currentTestFailed()) return;
+  const fs::path run_dir = result["run_dir"].get<std::string>();
+  const std::string id = run_dir.filename().string();
+  auto ok = [](const CliRun& r) { return r.finished && r.exit_status == QProcess::NormalExit && r.exit_code == 0; };
+  auto lastJson = [](const CliRun& r) {
+    const auto lines = splitLines(r.out);
+    return lines.empty() ? Json() : Json::parse(lines.back(), nullptr, false);
+  };
+
+  // Label efficiency: 3 encoders x 2 label fractions, CSV and JSON written beside the run.
+  const CliRun probe = runCli({"probe", id, "--runs-dir", runs.string(), "--json", "--labels", "10%,100%", "--seeds", "2", "--bank", "0", "--queries", "0"});
+  QVERIFY2(ok(probe), probe.describe().c_str());
+  const Json p = lastJson(probe);
+  QCOMPARE(p["results"].size(), size_t(6));
+  std::set<std::string> encoders;
+  for (const auto& row : p["results"]) {
+    encoders.insert(row["encoder"].get<std::string>());
+    QVERIFY2(isUnitNumber(row["linear_probe_top1_mean"]) && isUnitNumber(row["knn_top1_mean"]), row.dump().c_str());
+    const double f = row["label_fraction"].get<double>();
+    const int64_t labeled = row["labeled_images"].get<int64_t>();
+    if (f < 1)  // a tenth of each class, rounded per class, at least one per class
+      QVERIFY2(labeled >= kTrainImages / 10 - 4 && labeled <= kTrainImages / 10 + 4, row.dump().c_str());
+    else
+      QCOMPARE(labeled, int64_t(kTrainImages));
+    QCOMPARE(row["seeds"].get<int64_t>(), int64_t(f < 1 ? 2 : 1));
+  }
+  QCOMPARE(encoders, (std::set<std::string>{"pretrained", "random-init", "raw-pixels"}));
+  QVERIFY(fs::exists(run_dir / "label_efficiency.csv") && fs::exists(run_dir / "label_efficiency.json"));
+  QCOMPARE(splitLines(readAll(run_dir / "label_efficiency.csv")).size(), size_t(7));  // header + 6 rows
+
+  // t-SNE of the held-out embeddings: a CSV row per point.
+  const CliRun tsne = runCli({"tsne", id, "--runs-dir", runs.string(), "--json", "--perplexity", "10", "--iterations", "150"});
+  QVERIFY2(ok(tsne), tsne.describe().c_str());
+  const Json t = lastJson(tsne);
+  QCOMPARE(t["points"].get<int64_t>(), int64_t(kHeldOut));
+  QVERIFY2(isUnitNumber(t["neighbour_preservation_10"]) && t["kl_divergence"].get<double>() > 0, t.dump().c_str());
+  const auto csv = splitLines(readAll(run_dir / "tsne.csv"));
+  QCOMPARE(csv.size(), size_t(kHeldOut + 1));
+  QCOMPARE(q(csv[0]), q("index,x,y,label"));
+
+  // Neighbours: k results, without the query, most similar first.
+  const CliRun nb = runCli({"neighbours", id, "--runs-dir", runs.string(), "--json", "--image", "3", "--k", "5"}, kQuickTimeoutMs);
+  QVERIFY2(ok(nb), nb.describe().c_str());
+  const Json n = lastJson(nb)["neighbours"];
+  QCOMPARE(n.size(), size_t(5));
+  for (size_t i = 0; i < n.size(); ++i) {
+    QVERIFY(n[i]["index"].get<int64_t>() != 3);
+    if (i > 0) QVERIFY(n[i]["similarity"].get<double>() <= n[i - 1]["similarity"].get<double>());
+  }
+  QVERIFY(badInputProblem(runCli({"neighbours", id, "--runs-dir", runs.string(), "--image", "100000"}, kQuickTimeoutMs), {"--image"}).empty());
+
+  // Duplicates: counts are consistent (a pair involves two images at most).
+  const CliRun dup = runCli({"duplicates", id, "--runs-dir", runs.string(), "--json", "--threshold", "0.999", "--bank", "0", "--queries", "0"});
+  QVERIFY2(ok(dup), dup.describe().c_str());
+  const Json d = lastJson(dup);
+  for (const char* key : {"train_duplicates", "train_test_leaks"}) {
+    QVERIFY(d[key]["pairs"].get<int64_t>() >= 0);
+    QVERIFY(d[key]["images"].get<int64_t>() <= 2 * d[key]["pairs"].get<int64_t>());
+  }
+
+  // Exports: npy round-trips the run's embeddings; TSV has one row per embedding.
+  const CliRun npy = runCli({"export", id, "--runs-dir", runs.string(), "--json", "--format", "npy", "--out", (dir / "npy").string()}, kQuickTimeoutMs);
+  QVERIFY2(ok(npy), npy.describe().c_str());
+  QVERIFY(readAll(dir / "npy" / "embeddings.npy") == readAll(run_dir / "embeddings.npy"));
+  const CliRun tsv = runCli({"export", id, "--runs-dir", runs.string(), "--json", "--format", "tsv", "--out", (dir / "tsv").string()}, kQuickTimeoutMs);
+  QVERIFY2(ok(tsv), tsv.describe().c_str());
+  QCOMPARE(splitLines(readAll(dir / "tsv" / "tensors.tsv")).size(), size_t(kHeldOut));
+  QCOMPARE(splitLines(readAll(dir / "tsv" / "metadata.tsv")).size(), size_t(kHeldOut + 1));
+  QVERIFY(badInputProblem(runCli({"export", id, "--runs-dir", runs.string(), "--format", "png"}, kQuickTimeoutMs), {"--format", "png"}).empty());
+  QVERIFY(badInputProblem(runCli({"probe", id, "--runs-dir", runs.string(), "--labels", "0%"}, kQuickTimeoutMs), {"--labels"}).empty());
 }
 
 void TestCli::interruptAndResume() {

@@ -2,6 +2,8 @@
 // engine failed, 2 bad input (arguments, config, data, run), 130 interrupted (the run
 // is checkpointed and can be resumed).
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -11,14 +13,24 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
 #include "app/cli/progress_printer.h"
 #include "core/config.h"
+#include "core/dataset.h"
+#include "core/embedding_export.h"
 #include "core/error.h"
+#include "core/evaluation.h"
+#include "core/knn.h"
+#include "core/npy.h"
 #include "core/run_folder.h"
+#include "core/run_embeddings.h"
 #include "core/run_index.h"
 #include "core/trainer.h"
+#include "core/tsne.h"
 #include "core/version.h"
 #ifdef STUDIO_HAVE_IMPORTER
 #include "app/importer/image_folder_importer.h"
@@ -44,6 +56,13 @@ Commands:
   import FOLDER --out FILE [--size N] [--fit crop|letterbox] [--gray]
                                               image folder -> packed dataset (.csds)
   runs [--rebuild]                            list runs (--rebuild re-reads the run folders)
+  probe RUN [--labels 1%,10%,100%] [--seeds N] linear probe and kNN with few labels: pretrained
+                                              encoder vs random encoder vs raw pixels (table + CSV/JSON)
+  tsne RUN [--perplexity P] [--iterations N]  2-D map of the run's embeddings (tsne.csv in the run)
+  neighbours RUN --image I [--k K]            most similar held-out images to image I
+  duplicates RUN [--threshold T]              near-duplicates in the training bank and leaks into
+                                              the held-out split (cosine >= T, default 0.98)
+  export RUN --format npy|tsv [--out DIR]     embeddings as .npy, or TSV + metadata for TensorBoard
 
 Options for every command:
   --runs-dir DIR   where runs live (default: $STUDIO_RUNS_DIR or ~/.local/share/contrastive-studio/runs)
@@ -64,8 +83,9 @@ struct Args {
 
 Args parseArgs(int argc, char** argv) {
   Args a;
-  static const std::vector<std::string> kValued = {"--config", "--runs-dir", "--out", "--size", "--fit", "--k",
-                                                   "--bank",   "--queries",  "--device"};
+  static const std::vector<std::string> kValued = {
+      "--config", "--runs-dir", "--out",   "--size",       "--fit",        "--k",         "--bank",
+      "--queries", "--device",  "--labels", "--seeds", "--perplexity", "--iterations", "--image", "--threshold", "--format"};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--json") {
@@ -268,6 +288,258 @@ int cmdRuns(const Args& a) {
   return kExitOk;
 }
 
+double doubleOption(const Args& a, const std::string& key, double fallback, double lo, double hi) {
+  const std::string v = option(a, key);
+  if (v.empty()) return fallback;
+  size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != v.size() || !(x >= lo && x <= hi))
+    studio::throwBadInput(key + " = \"" + v + "\": expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return x;
+}
+
+// "1%,10%,100%" (or "0.01,0.1,1") -> fractions in (0, 1].
+std::vector<double> parseFractions(const std::string& text) {
+  std::vector<double> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    std::string part = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const bool percent = !part.empty() && part.back() == '%';
+    if (percent) part.pop_back();
+    size_t used = 0;
+    double v = -1;
+    try {
+      v = std::stod(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (percent) v /= 100.0;
+    if (part.empty() || used != part.size() || !(v > 0 && v <= 1))
+      studio::throwBadInput("--labels = \"" + text + "\": expected fractions like 1%,10%,100% (each in (0%, 100%])");
+    out.push_back(v);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string percentText(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, fraction >= 0.1 ? "%.0f%%" : "%.1f%%", 100 * fraction);
+  return buf;
+}
+
+// The run's probe-set embeddings and labels as written at the end of training.
+std::pair<torch::Tensor, torch::Tensor> readRunEmbeddings(const studio::RunFolder& folder) {
+  if (!std::filesystem::exists(folder.embeddingsPath()))
+    studio::throwBadInput(folder.path() + ": the run has no embeddings.npy yet (it is written when training finishes)");
+  const auto e = studio::readNpy(folder.embeddingsPath());
+  const auto l = studio::readNpy(folder.embeddingLabelsPath());
+  if (e.dtype != "<f4" || e.shape.size() != 2 || l.dtype != "<i8" || l.shape.size() != 1 || l.shape[0] != e.shape[0])
+    studio::throwBadInput(folder.embeddingsPath() + ": expected float32 [N, D] embeddings with int64 [N] labels");
+  auto features = torch::from_blob(const_cast<uint8_t*>(e.bytes.data()), {e.shape[0], e.shape[1]}, torch::kFloat32).clone();
+  auto labels = torch::from_blob(const_cast<uint8_t*>(l.bytes.data()), {l.shape[0]}, torch::kInt64).clone();
+  return {features, labels};
+}
+
+void printJson(const Json& j) { std::printf("%s\n", j.dump(-1, ' ', false, Json::error_handler_t::replace).c_str()); }
+
+int cmdProbe(const Args& a) {
+  needPositional(a, 1, "a run id or folder");
+  const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
+  const auto fractions = parseFractions(option(a, "--labels", "1%,10%,100%"));
+  const int64_t seeds = intOption(a, "--seeds", 3, 1, 100);
+  const int64_t bank = intOption(a, "--bank", 10000, 0, int64_t(1) << 40);
+  const int64_t queries = intOption(a, "--queries", 10000, 0, int64_t(1) << 40);
+  const std::string device = option(a, "--device", "auto");
+  const auto pretrained = studio::embedRun(folder, bank, queries, device);
+  const auto random = studio::embedRun(folder, bank, queries, device, /*random_init=*/true);
+  const auto classes = static_cast<int64_t>(pretrained.class_names.size());
+  struct Representation {
+    std::string name;
+    torch::Tensor train, test;
+  };
+  const std::vector<Representation> reps = {
+      {"pretrained", pretrained.bank_features, pretrained.query_features},
+      {"random-init", random.bank_features, random.query_features},
+      {"raw-pixels", studio::rawPixelFeatures(pretrained.bank_images), studio::rawPixelFeatures(pretrained.query_images)}};
+  std::vector<std::vector<std::string>> rows;
+  Json results = Json::array();
+  if (!a.json)
+    std::printf("%-12s %8s %8s  %-18s %-18s\n", "encoder", "labels", "images", "linear probe", "kNN");
+  for (const auto& rep : reps) {
+    for (double f : fractions) {
+      std::vector<double> probe_acc, knn_acc;
+      int64_t used = 0;
+      for (int64_t seed = 0; seed < seeds; ++seed) {
+        const auto idx = studio::balancedSubset(pretrained.bank_labels, classes, f, seed);
+        used = idx.size(0);
+        const auto x = rep.train.index_select(0, idx), y = pretrained.bank_labels.index_select(0, idx);
+        studio::LinearProbeOptions po;
+        po.seed = seed;
+        probe_acc.push_back(studio::linearProbe(x, y, rep.test, pretrained.query_labels, classes, po).report.top1);
+        studio::KnnOptions ko;
+        ko.k = std::min<int64_t>(200, used);
+        knn_acc.push_back(studio::knnAccuracy(x, y, rep.test, pretrained.query_labels, classes, ko));
+        if (f >= 1.0) break;  // all labels: every seed draws the same subset
+      }
+      auto stats = [](const std::vector<double>& v) {
+        double mean = 0, var = 0;
+        for (double x : v) mean += x / v.size();
+        for (double x : v) var += (x - mean) * (x - mean) / std::max<size_t>(1, v.size() - 1);
+        return std::make_pair(mean, v.size() > 1 ? std::sqrt(var) : 0.0);
+      };
+      const auto [pm, ps] = stats(probe_acc);
+      const auto [km, ks] = stats(knn_acc);
+      results.push_back({{"encoder", rep.name}, {"label_fraction", f}, {"labeled_images", used},
+                         {"seeds", probe_acc.size()}, {"linear_probe_top1_mean", pm}, {"linear_probe_top1_std", ps},
+                         {"knn_top1_mean", km}, {"knn_top1_std", ks}});
+      rows.push_back({rep.name, std::to_string(f), std::to_string(used), std::to_string(probe_acc.size()),
+                      std::to_string(pm), std::to_string(ps), std::to_string(km), std::to_string(ks)});
+      if (!a.json) {
+        char p[32], k[32];
+        std::snprintf(p, sizeof p, "%.2f%% +- %.2f", 100 * pm, 100 * ps);
+        std::snprintf(k, sizeof k, "%.2f%% +- %.2f", 100 * km, 100 * ks);
+        std::printf("%-12s %8s %8lld  %-18s %-18s\n", rep.name.c_str(), percentText(f).c_str(), static_cast<long long>(used), p, k);
+        std::fflush(stdout);
+      }
+    }
+  }
+  studio::writeCsv(folder.path() + "/label_efficiency.csv",
+                   {"encoder", "label_fraction", "labeled_images", "seeds", "linear_probe_top1_mean",
+                    "linear_probe_top1_std", "knn_top1_mean", "knn_top1_std"},
+                   rows);
+  studio::writeFileAtomically(folder.path() + "/label_efficiency.json", Json({{"run", folder.id()}, {"results", results}}).dump(2) + "\n");
+  if (a.json) printJson({{"run", folder.id()}, {"results", results}, {"csv", folder.path() + "/label_efficiency.csv"}});
+  else std::printf("Written: %s/label_efficiency.csv and .json\n", folder.path().c_str());
+  return kExitOk;
+}
+
+int cmdTsne(const Args& a) {
+  needPositional(a, 1, "a run id or folder");
+  const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
+  auto [features, labels] = readRunEmbeddings(folder);
+  studio::TsneOptions o;
+  o.perplexity = doubleOption(a, "--perplexity", 30.0, 1.0, 1000.0);
+  o.iterations = intOption(a, "--iterations", 750, 1, 100000);
+  o.exaggeration_iterations = std::min<int64_t>(o.exaggeration_iterations, o.iterations / 3);
+  const std::string out = option(a, "--out", folder.path() + "/tsne.csv");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::signal(SIGINT, onSignal);
+  const auto result = studio::runTsne(features, o, {}, [&](const studio::TsneProgress& p) {
+    if (!a.json && ::isatty(STDOUT_FILENO)) {
+      std::printf("\rt-SNE iteration %lld/%lld  KL %.3f", static_cast<long long>(p.iteration), static_cast<long long>(o.iterations),
+                  p.kl_divergence);
+      std::fflush(stdout);
+    }
+    return !g_interrupted.load();
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (result.stopped) throw Error(ErrorKind::Cancelled, "t-SNE interrupted; nothing was written");
+  studio::exportLayoutCsv(out, result.layout, labels);
+  const double preservation = studio::neighbourPreservation(features, result.layout, 10);
+  if (a.json) {
+    printJson({{"run", folder.id()}, {"points", features.size(0)}, {"kl_divergence", result.kl_divergence},
+               {"neighbour_preservation_10", preservation}, {"seconds", seconds}, {"csv", out}});
+  } else {
+    std::printf("\r%lld points in %.1f s: KL %.4f, 10-NN preservation %.3f. Layout: %s\n",
+                static_cast<long long>(features.size(0)), seconds, result.kl_divergence, preservation, out.c_str());
+  }
+  return kExitOk;
+}
+
+int cmdNeighbours(const Args& a) {
+  needPositional(a, 1, "a run id or folder");
+  const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
+  auto [features, labels] = readRunEmbeddings(folder);
+  if (option(a, "--image").empty()) studio::throwBadInput("neighbours needs --image I (an index into the run's held-out images)");
+  const int64_t image = intOption(a, "--image", 0, 0, features.size(0) - 1);
+  const int64_t k = intOption(a, "--k", 10, 1, 1000);
+  const auto n = studio::nearestNeighbours(features, features[image], k, image);
+  Json list = Json::array();
+  for (size_t i = 0; i < n.indices.size(); ++i)
+    list.push_back({{"index", n.indices[i]}, {"similarity", n.similarities[i]}, {"label", labels[n.indices[i]].item<int64_t>()}});
+  if (a.json) {
+    printJson({{"run", folder.id()}, {"image", image}, {"label", labels[image].item<int64_t>()}, {"neighbours", list}});
+  } else {
+    std::printf("Image %lld (label %lld): %lld nearest held-out images by cosine similarity\n", static_cast<long long>(image),
+                static_cast<long long>(labels[image].item<int64_t>()), static_cast<long long>(k));
+    for (const auto& e : list)
+      std::printf("  %6lld  similarity %.4f  label %lld\n", static_cast<long long>(e["index"].get<int64_t>()),
+                  e["similarity"].get<double>(), static_cast<long long>(e["label"].get<int64_t>()));
+  }
+  return kExitOk;
+}
+
+int cmdDuplicates(const Args& a) {
+  needPositional(a, 1, "a run id or folder");
+  const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
+  const double threshold = doubleOption(a, "--threshold", 0.98, 1e-6, 1.0);
+  const auto e = studio::embedRun(folder, intOption(a, "--bank", 10000, 0, int64_t(1) << 40),
+                                  intOption(a, "--queries", 10000, 0, int64_t(1) << 40), option(a, "--device", "auto"));
+  const auto within = studio::findDuplicates(e.bank_features, threshold, 1000);
+  const auto leaks = studio::findLeaks(e.bank_features, e.query_features, threshold, 1000);
+  auto pairs = [](const studio::DuplicateReport& r, size_t most) {
+    Json list = Json::array();
+    for (size_t i = 0; i < std::min(most, r.pairs.size()); ++i)
+      list.push_back({{"a", r.pairs[i].a}, {"b", r.pairs[i].b}, {"similarity", r.pairs[i].similarity}});
+    return list;
+  };
+  if (a.json) {
+    printJson({{"run", folder.id()}, {"threshold", threshold}, {"bank_size", e.bank_features.size(0)},
+               {"query_size", e.query_features.size(0)},
+               {"train_duplicates", {{"pairs", within.total_pairs}, {"images", within.images_involved}, {"top", pairs(within, 1000)}}},
+               {"train_test_leaks", {{"pairs", leaks.total_pairs}, {"images", leaks.images_involved}, {"top", pairs(leaks, 1000)}}}});
+  } else {
+    std::printf("Cosine similarity >= %.3f over %lld training and %lld held-out images:\n", threshold,
+                static_cast<long long>(e.bank_features.size(0)), static_cast<long long>(e.query_features.size(0)));
+    std::printf("  near-duplicate pairs in training: %lld (%lld images)\n", static_cast<long long>(within.total_pairs),
+                static_cast<long long>(within.images_involved));
+    std::printf("  train/held-out leak pairs:        %lld (%lld images)\n", static_cast<long long>(leaks.total_pairs),
+                static_cast<long long>(leaks.images_involved));
+    for (const auto& p : pairs(leaks, 10))
+      std::printf("    train %6lld ~ held-out %6lld  similarity %.4f\n", static_cast<long long>(p["a"].get<int64_t>()),
+                  static_cast<long long>(p["b"].get<int64_t>()), p["similarity"].get<double>());
+  }
+  return kExitOk;
+}
+
+int cmdExport(const Args& a) {
+  needPositional(a, 1, "a run id or folder");
+  const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
+  const std::string format = option(a, "--format");
+  if (format != "npy" && format != "tsv") studio::throwBadInput("--format = \"" + format + "\": expected npy or tsv");
+  const std::string out = option(a, "--out", folder.path() + "/export-" + format);
+  std::filesystem::create_directories(out);
+  auto [features, labels] = readRunEmbeddings(folder);
+  std::vector<std::string> files;
+  if (format == "npy") {
+    const auto f = features.contiguous();
+    const auto l = labels.contiguous();
+    studio::writeNpy(out + "/embeddings.npy", "<f4", {f.size(0), f.size(1)}, f.data_ptr<float>());
+    studio::writeNpy(out + "/labels.npy", "<i8", {l.size(0)}, l.data_ptr<int64_t>());
+    files = {out + "/embeddings.npy", out + "/labels.npy"};
+  } else {
+    const auto config = studio::loadExperimentConfig(folder.configPath());
+    const auto classes = studio::loadDataset(config.dataset, config.train.seed).train.class_names;
+    files = studio::exportProjectorTsv(out, features, labels, classes, folder.id());
+  }
+  if (a.json) {
+    printJson({{"run", folder.id()}, {"format", format}, {"files", files}});
+  } else {
+    std::printf("Exported %lld embeddings of %lld dimensions:\n", static_cast<long long>(features.size(0)),
+                static_cast<long long>(features.size(1)));
+    for (const auto& f : files) std::printf("  %s\n", f.c_str());
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -288,6 +560,11 @@ int main(int argc, char** argv) {
     if (a.command == "eval") return cmdEval(a);
     if (a.command == "import") return cmdImport(a);
     if (a.command == "runs") return cmdRuns(a);
+    if (a.command == "probe") return cmdProbe(a);
+    if (a.command == "tsne") return cmdTsne(a);
+    if (a.command == "neighbours") return cmdNeighbours(a);
+    if (a.command == "duplicates") return cmdDuplicates(a);
+    if (a.command == "export") return cmdExport(a);
     if (a.command.empty()) {
       std::fprintf(stderr, "%s", kUsage);
       return kExitBadInput;
