@@ -270,6 +270,8 @@ class TestCli : public QObject {
   fs::path writeExperiment(const fs::path& dir, const Json& patch = Json::object());
   // Trains one run (extra arguments appended) and checks it finished; returns the result record.
   Json trainRun(const fs::path& config, const fs::path& runs_dir, const std::vector<std::string>& extra, CliRun* run_out = nullptr);
+  // A finished one-epoch run of the default test experiment in runs_dir; returns its folder.
+  fs::path trainOneEpoch(const fs::path& dir, const fs::path& runs_dir);
 
   fs::path root_;
   fs::path dataset_;
@@ -307,6 +309,11 @@ Json TestCli::trainRun(const fs::path& config, const fs::path& runs_dir, const s
     return Json();
   }
   return records.back();
+}
+
+fs::path TestCli::trainOneEpoch(const fs::path& dir, const fs::path& runs_dir) {
+  const Json result = trainRun(writeExperiment(dir), runs_dir, {"--set", "train.epochs=1"});
+  return result.is_object() && result.contains("run_dir") ? fs::path(result["run_dir"].get<std::string>()) : fs::path();
 }
 
 void TestCli::initTestCase() {
@@ -528,10 +535,8 @@ void TestCli::runsListing() {
 void TestCli::evalCommand() {
   const fs::path dir = freshDir("eval");
   const fs::path runs = dir / "runs";
-  const fs::path config = writeExperiment(dir);
-  const Json result = trainRun(config, runs, {"--set", "train.epochs=1"});
+  const fs::path run_dir = trainOneEpoch(dir, runs);
   if (QTest::currentTestFailed()) return;
-  const fs::path run_dir = result["run_dir"].get<std::string>();
   const std::string id = run_dir.filename().string();
 
   const CliRun r = runCli({"eval", id, "--runs-dir", runs.string(), "--json", "--k", "5"});
@@ -564,10 +569,8 @@ void TestCli::evalCommand() {
 void TestCli::evaluationCommands() {
   const fs::path dir = freshDir("evaluation");
   const fs::path runs = dir / "runs";
-  const fs::path config = writeExperiment(dir);
-  const Json result = trainRun(config, runs, {"--set", "train.epochs=1"});
+  const fs::path run_dir = trainOneEpoch(dir, runs);
   if (QTest::currentTestFailed()) return;
-  const fs::path run_dir = result["run_dir"].get<std::string>();
   const std::string id = run_dir.filename().string();
   auto ok = [](const CliRun& r) { return r.finished && r.exit_status == QProcess::NormalExit && r.exit_code == 0; };
   auto lastJson = [](const CliRun& r) {
