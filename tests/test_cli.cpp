@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/test_support.h"
 #include "core/error.h"
 #include "core/npy.h"
 #include "core/packed_dataset.h"
@@ -188,7 +189,7 @@ QProcessEnvironment cliEnvironment() {
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
   env.insert("OMP_NUM_THREADS", "2");
   // Never the user's runs: every command names --runs-dir, and the default points here too.
-  env.insert("STUDIO_RUNS_DIR", QString::fromStdString((fs::path(STUDIO_TEST_SCRATCH) / "cli" / "default-runs").string()));
+  env.insert("STUDIO_RUNS_DIR", QString::fromStdString((fs::path(studio::test::scratchRoot()) / "cli" / "default-runs").string()));
   return env;
 }
 
@@ -200,7 +201,7 @@ QStringList toQt(const std::vector<std::string>& args) {
 
 CliRun runCli(const std::vector<std::string>& args, int timeout_ms = kTrainTimeoutMs) {
   QProcess p;
-  p.setProgram(QStringLiteral(STUDIO_CLI_PATH));
+  p.setProgram(QString::fromStdString(studio::test::cliPath()));
   p.setArguments(toQt(args));
   p.setProcessEnvironment(cliEnvironment());
   p.start();
@@ -317,8 +318,8 @@ fs::path TestCli::trainOneEpoch(const fs::path& dir, const fs::path& runs_dir) {
 }
 
 void TestCli::initTestCase() {
-  QVERIFY2(fs::exists(STUDIO_CLI_PATH), "contrastive-cli is not built: " STUDIO_CLI_PATH);
-  root_ = fs::path(STUDIO_TEST_SCRATCH) / "cli";
+  QVERIFY2(fs::exists(studio::test::cliPath()), ("contrastive-cli is not built: " + studio::test::cliPath()).c_str());
+  root_ = fs::path(studio::test::scratchRoot()) / "cli";
   fs::create_directories(root_);
   dataset_ = root_ / "bars.csds";
   studio::writePackedDataset(dataset_.string(), makeBars(kImages, 1234));
@@ -649,7 +650,7 @@ void TestCli::interruptAndResume() {
   const int64_t total = epochs * kStepsPerEpoch;  // 36
 
   QProcess p;
-  p.setProgram(QStringLiteral(STUDIO_CLI_PATH));
+  p.setProgram(QString::fromStdString(studio::test::cliPath()));
   p.setArguments(toQt({"train", "--config", config.string(), "--runs-dir", runs.string(), "--json", "--set",
                        "train.checkpoint_every_steps=1", "--set", "train.epochs=" + std::to_string(epochs)}));
   p.setProcessEnvironment(cliEnvironment());

@@ -34,7 +34,7 @@ class TestConfig : public QObject {
 
   void presetsParse() {
     int count = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(std::string(STUDIO_SOURCE_DIR) + "/resources/presets")) {
+    for (const auto& entry : std::filesystem::directory_iterator(studio::test::sourceDir() + "/resources/presets")) {
       if (entry.path().extension() != ".json") continue;
       const auto c = loadExperimentConfig(entry.path().string());
       QVERIFY(!c.name.empty());

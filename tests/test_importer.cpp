@@ -16,6 +16,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "app/importer/image_folder_importer.h"
+#include "tests/test_support.h"
 #include "core/error.h"
 #include "core/packed_dataset.h"
 
@@ -49,7 +50,7 @@ QByteArray qb(const std::string& s) { return QByteArray::fromStdString(s); }
 
 // A fresh, empty folder per test function so runs never see each other's files.
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::path(STUDIO_TEST_SCRATCH) / "test_importer" / name;
+  const fs::path dir = fs::path(studio::test::scratchRoot()) / "test_importer" / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/test_support.h"
 #include "core/error.h"
 #include "core/npy.h"
 #include "core/run_index.h"
@@ -145,7 +146,7 @@ class TestRunStore : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    root_ = fs::absolute(fs::path(STUDIO_TEST_SCRATCH) / "test_run_store");
+    root_ = fs::absolute(fs::path(studio::test::scratchRoot()) / "test_run_store");
     fs::remove_all(root_);
     fs::create_directories(root_);
   }

@@ -2,6 +2,7 @@
 // Helpers shared by the test suites: scratch folders and expecting studio errors.
 #include <QtTest/QtTest>
 
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -10,9 +11,20 @@
 
 namespace studio::test {
 
+// Paths of this checkout reach the tests through CTest's environment (tests/CMakeLists.txt),
+// not compile definitions: absolute paths baked into objects defeat ccache across clones.
+inline std::string testPath(const char* variable) {
+  const char* value = std::getenv(variable);
+  if (!value || !*value) qFatal("%s is not set: run the tests through ctest (./studio test)", variable);
+  return value;
+}
+inline std::string scratchRoot() { return testPath("STUDIO_TEST_SCRATCH"); }
+inline std::string sourceDir() { return testPath("STUDIO_SOURCE_DIR"); }
+inline std::string cliPath() { return testPath("STUDIO_CLI_PATH"); }
+
 // A fresh, empty folder under the build tree's scratch area, named after the test.
 inline std::string scratchDir(const std::string& name) {
-  const std::string dir = std::string(STUDIO_TEST_SCRATCH) + "/" + name;
+  const std::string dir = scratchRoot() + "/" + name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
