@@ -242,6 +242,7 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
     r.number("temperature", c.monitor.temperature, 0.001, 10.0);
     r.integer("bank_size", c.monitor.bank_size, 0, int64_t(1) << 40);
     r.integer("query_size", c.monitor.query_size, 0, int64_t(1) << 40);
+    r.integer("map_size", c.monitor.map_size, 0, int64_t(1) << 40);
   });
   top.finish();
   return c;
@@ -294,7 +295,8 @@ Json ExperimentConfig::toJson() const {
                   {"k", monitor.k},
                   {"temperature", monitor.temperature},
                   {"bank_size", monitor.bank_size},
-                  {"query_size", monitor.query_size}};
+                  {"query_size", monitor.query_size},
+                  {"map_size", monitor.map_size}};
   return j;
 }
 

@@ -78,6 +78,10 @@ struct MonitorConfig {
   double temperature = 0.1;
   int64_t bank_size = 10000;   // labeled training images in the kNN bank (0 = all)
   int64_t query_size = 10000;  // held-out images classified (0 = all)
+  // Images whose embeddings are published at each evaluation for the live map (t-SNE in
+  // the studio): the first map_size held-out images, else a fixed sample of the training
+  // split. 0 = no map.
+  int64_t map_size = 2000;
 };
 
 struct ExperimentConfig {

@@ -10,6 +10,7 @@
 #include <zlib.h>
 #endif
 
+#include "core/dataset_images.h"
 #include "core/error.h"
 #include "core/packed_dataset.h"
 
@@ -276,6 +277,34 @@ DatasetSplits loadDataset(const DatasetConfig& config, int64_t seed) {
     s.train = s.train.subset(torch::arange(config.train_limit, torch::kInt64));
   checkNotEmpty(s.train, config.path.empty() ? config.kind : config.path);
   return s;
+}
+
+ImageTable toImageTable(const Dataset& data) {
+  ImageTable t;
+  if (data.size() == 0) return t;
+  t.count = data.size();
+  t.channels = data.channels();
+  t.height = data.height();
+  t.width = data.width();
+  // The aliasing constructor keeps the tensor (and so its buffer) alive with the table.
+  auto holder = std::make_shared<torch::Tensor>(data.images.contiguous());
+  t.pixels = std::shared_ptr<const uint8_t>(holder, holder->data_ptr<uint8_t>());
+  if (data.labels.defined() && data.labels.numel() == t.count) {
+    const auto l = data.labels.to(torch::kInt64).contiguous();
+    t.labels.assign(l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + t.count);
+  }
+  t.class_names = data.class_names;
+  return t;
+}
+
+DatasetImages loadDatasetImages(const DatasetConfig& config, int64_t seed) {
+  DatasetSplits s = loadDataset(config, seed);
+  DatasetImages images;
+  images.name = s.train.name.empty() ? config.kind : s.train.name;
+  images.train = toImageTable(s.train);
+  images.eval = toImageTable(s.eval);
+  if (images.eval.class_names.empty()) images.eval.class_names = images.train.class_names;
+  return images;
 }
 
 void channelStats(const Dataset& data, std::vector<double>& mean, std::vector<double>& std, int64_t max_images) {

@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include "core/config.h"
+#include "core/image_table.h"
 
 namespace studio {
 
@@ -46,6 +47,9 @@ Dataset readIdxDataset(const std::string& images_path, const std::string& labels
 Dataset readCifarBinary(const std::vector<std::string>& files, int label_bytes);
 // The studio's packed format (core/packed_dataset.h).
 Dataset readPackedAsDataset(const std::string& path);
+
+// The dataset's buffers shared (not copied) as a torch-free table.
+ImageTable toImageTable(const Dataset& data);
 
 // Per-channel mean and std of the images scaled to [0, 1] (over at most max_images).
 void channelStats(const Dataset& data, std::vector<double>& mean, std::vector<double>& std,

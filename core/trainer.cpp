@@ -1,5 +1,6 @@
 #include "core/trainer.h"
 
+#include <c10/core/CachingDeviceAllocator.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -64,6 +65,41 @@ double modelProbeAccuracy(const KnnProbe& p, ContrastiveModel& model, const Augm
   return probeAccuracy(p, bank, queries, m);
 }
 
+// The images of the embedding map: the first map_size held-out images (the kNN queries
+// start with the same ones, so their embeddings come for free), else a fixed sample of the
+// training split.
+Dataset makeMapSet(const DatasetSplits& data, int64_t map_size, int64_t seed) {
+  if (map_size <= 0) return {};
+  if (data.eval.size() > 0) return data.eval.subset(torch::arange(std::min(map_size, data.eval.size()), torch::kInt64));
+  auto gen = makeStepGenerator(seed, 0, /*stream=*/8);
+  const int64_t m = std::min(map_size, data.train.size());
+  return data.train.subset(torch::randperm(data.train.size(), gen, torch::kLong).slice(0, 0, m));
+}
+
+EmbeddingSnapshot makeSnapshot(const torch::Tensor& features, const ImageTable& images, int64_t step, double epoch) {
+  EmbeddingSnapshot s;
+  const auto f = features.to(torch::kCPU, torch::kFloat32).contiguous();
+  s.step = step;
+  s.epoch = epoch;
+  s.rows = f.size(0);
+  s.dims = f.size(1);
+  s.features.assign(f.data_ptr<float>(), f.data_ptr<float>() + f.numel());
+  s.images = images;
+  return s;
+}
+
+// Memory the CUDA caching allocator holds on the device (what nvidia-smi shows for this
+// process, less the context); -1 when unknown.
+double gpuMemoryMb(const torch::Device& device) {
+  if (!device.is_cuda()) return -1;
+  try {
+    const auto stats = c10::getDeviceAllocator(c10::kCUDA)->getDeviceStats(device.index() < 0 ? 0 : device.index());
+    return double(stats.reserved_bytes[0].current) / (1024.0 * 1024.0);
+  } catch (const c10::Error&) {
+    return -1;
+  }
+}
+
 void setThreads(int64_t threads) {
   if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
 }
@@ -104,28 +140,6 @@ void publish(const RunRecord& r, const RunFolder& f) {
 }
 
 }  // namespace
-
-double MetricsRecord::value(const std::string& name, double fallback) const {
-  for (const auto& [k, v] : values)
-    if (k == name) return v;
-  return fallback;
-}
-
-bool MetricsRecord::has(const std::string& name) const {
-  for (const auto& kv : values)
-    if (kv.first == name) return true;
-  return false;
-}
-
-nlohmann::json MetricsRecord::toJson() const {
-  nlohmann::json j;
-  j["kind"] = kind;
-  j["step"] = step;
-  j["epoch"] = epoch;
-  for (const auto& [k, v] : values) j[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-  if (!text.empty()) j["text"] = text;
-  return j;
-}
 
 Trainer::Trainer(ExperimentConfig config, const std::string& runs_dir)
     : config_(std::move(config)), folder_(RunFolder::create(runs_dir, config_.name)), resuming_(false) {
@@ -238,11 +252,26 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
         config_.monitor.every_epochs > 0
             ? std::max<int64_t>(1, static_cast<int64_t>(std::llround(config_.monitor.every_epochs * steps_per_epoch)))
             : 0;
+    const Dataset map_set = on_snapshot_ ? makeMapSet(data, config_.monitor.map_size, tc.seed) : Dataset{};
+    const ImageTable map_images = toImageTable(map_set);
+    auto publishMap = [&](const torch::Tensor& query_embeddings) {
+      if (map_set.size() == 0) return;
+      torch::Tensor features;
+      if (query_embeddings.defined() && data.eval.size() > 0 && query_embeddings.size(0) >= map_set.size())
+        features = query_embeddings.slice(0, 0, map_set.size());
+      else
+        features = embedImages(model, augmenter, map_set.images, device);
+      on_snapshot_(makeSnapshot(features, map_images, step, double(step) / steps_per_epoch));
+    };
     auto evaluate = [&](bool final_eval) {
-      if (!probe.usable()) return;
+      if (!probe.usable()) {
+        publishMap({});
+        return;
+      }
       const auto t0 = Clock::now();
       torch::Tensor query_embeddings;
       const double acc = modelProbeAccuracy(probe, model, augmenter, device, config_.monitor, &query_embeddings);
+      publishMap(query_embeddings);
       best_knn = std::max(best_knn, acc);
       outcome.final_knn = acc;
       MetricsRecord r;
@@ -312,6 +341,10 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
                   {"images_per_s", tc.batch_size / step_seconds_ema},
                   {"eta_s", step_seconds_ema * double(last_step - step)},
                   {"step_ms", dt * 1000.0}};
+      if (device.is_cuda() && (step % 10 == 1 || step == last_step)) {
+        const double mb = gpuMemoryMb(device);
+        if (mb >= 0) r.values.emplace_back("gpu_memory_mb", mb);
+      }
       if (!emit(r)) cancel_.store(true);
 
       const bool at_end = step == last_step;
@@ -383,6 +416,27 @@ RunEmbeddings embedRun(const RunFolder& folder, int64_t bank_size, int64_t query
   e.bank_features = embedImages(model, augmenter, probe.bank_images, device);
   e.query_features = embedImages(model, augmenter, probe.query_images, device);
   return e;
+}
+
+EmbeddingSnapshot embedRunMap(const RunFolder& folder, int64_t map_size, const std::string& device_spec,
+                              bool random_init) {
+  ExperimentConfig config = loadExperimentConfig(folder.configPath());
+  if (!random_init && !folder.hasCheckpoint()) throwBadInput(folder.path() + ": the run has no checkpoint yet");
+  const torch::Device device = resolveDevice(device_spec, "device");
+  setThreads(config.train.threads);
+  DatasetSplits data = loadDataset(config.dataset, config.train.seed);
+  resolveNormalisation(config, data.train);
+  Augmenter augmenter(config.augment, data.train.channels(), data.train.height(), data.train.width());
+  torch::manual_seed(static_cast<uint64_t>(config.train.seed));
+  ContrastiveModel model = makeContrastiveModel(config.model, data.train.channels(), augmenter.outSize());
+  int64_t step = 0;
+  if (!random_init) step = loadCheckpoint(folder.checkpointPath(), model, nullptr).step;
+  model->to(device);
+  const Dataset map_set = makeMapSet(data, map_size > 0 ? map_size : config.monitor.map_size, config.train.seed);
+  if (map_set.size() == 0) throwBadInput(folder.path() + ": monitor.map_size is 0, so the run has no map");
+  const int64_t steps_per_epoch = std::max<int64_t>(1, data.train.size() / config.train.batch_size);
+  return makeSnapshot(embedImages(model, augmenter, map_set.images, device), toImageTable(map_set), step,
+                      double(step) / steps_per_epoch);
 }
 
 EvalResult evaluateRun(const RunFolder& folder, int64_t k, int64_t bank_size, int64_t query_size, const std::string& device_spec) {

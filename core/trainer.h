@@ -17,24 +17,17 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
+#include "core/embedding_map.h"
+#include "core/metrics_record.h"
 #include "core/run_folder.h"
 
 namespace studio {
 
-struct MetricsRecord {
-  std::string kind;  // "step", "eval", "info", "end"
-  int64_t step = 0;  // optimizer steps done
-  double epoch = 0;  // fractional epochs done
-  std::vector<std::pair<std::string, double>> values;  // named numbers (loss, lr, knn_top1, ...)
-  std::string text;  // for "info" and "end": a human-readable line
-
-  double value(const std::string& name, double fallback = -1.0) const;
-  bool has(const std::string& name) const;
-  nlohmann::json toJson() const;
-};
-
 // Return false to stop the run (it checkpoints and ends as "cancelled").
 using MetricsCallback = std::function<bool(const MetricsRecord&)>;
+// Receives the map set's embeddings at each evaluation (monitor.map_size > 0), on the
+// training thread; copy what you keep.
+using SnapshotCallback = std::function<void(const EmbeddingSnapshot&)>;
 
 struct TrainOutcome {
   std::string status;          // finished | cancelled
@@ -57,6 +50,8 @@ class Trainer {
 
   // Runs to the end, to a stop, or throws studio::Error (the run is then marked failed).
   TrainOutcome run(const MetricsCallback& on_metrics);
+  // Set before run().
+  void setSnapshotCallback(SnapshotCallback on_snapshot) { on_snapshot_ = std::move(on_snapshot); }
 
   // Thread-safe controls, honoured within one step.
   void requestPause();
@@ -74,6 +69,7 @@ class Trainer {
   ExperimentConfig config_;
   RunFolder folder_;
   bool resuming_;
+  SnapshotCallback on_snapshot_;
   std::atomic<bool> pause_{false};
   std::atomic<bool> cancel_{false};
   std::mutex pause_mutex_;

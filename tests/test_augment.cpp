@@ -4,7 +4,12 @@
 
 #include <torch/torch.h>
 
+#include <cstring>
+
 #include "core/augment.h"
+#include "core/augment_preview.h"
+#include "core/dataset.h"
+#include "core/error.h"
 
 using namespace studio;
 
@@ -38,6 +43,73 @@ double maxAbs(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).a
 class TestAugment : public QObject {
   Q_OBJECT
  private Q_SLOTS:
+  void previewDrawsWhatTrainingDraws() {
+    // 5 RGB 20x16 images; the preview of images {3, 1} at roll 4 must equal the training
+    // pipeline's views for a step-4 generator applied to the same images.
+    Dataset d;
+    d.images = torch::randint(0, 256, {5, 3, 16, 20}, torch::kUInt8);
+    d.labels = torch::arange(5, torch::kInt64);
+    d.class_names = {"a", "b", "c", "d", "e"};
+    const ImageTable table = toImageTable(d);
+    QCOMPARE(table.count, int64_t(5));
+    QCOMPARE(table.image(2)[7], d.images[2].flatten()[7].item<uint8_t>());  // shared, planar
+    AugmentConfig c;
+    c.blur_p = 0.5;
+    c.out_size = 12;
+    const AugmentPreview p = renderAugmentPreview(table, {3, 1}, c, /*seed=*/9, /*roll=*/4);
+    QCOMPARE(p.view1.count, int64_t(2));
+    QCOMPARE(p.view1.height, int64_t(12));
+    QCOMPARE(p.originals.label(0), int64_t(3));
+
+    Augmenter a(c, 3, 16, 20);
+    auto gen = makeStepGenerator(9, 4, 0);
+    const auto p1 = a.sample(2, gen);
+    const auto p2 = a.sample(2, gen);
+    const auto chosen = d.images.index_select(0, torch::tensor({3, 1}, torch::kInt64));
+    const auto expect1 = a.applyUnnormalized(chosen, p1).mul(255).round().clamp(0, 255).to(torch::kUInt8);
+    const auto expect2 = a.applyUnnormalized(chosen, p2).mul(255).round().clamp(0, 255).to(torch::kUInt8);
+    const auto got1 = torch::from_blob(const_cast<uint8_t*>(p.view1.pixels.get()), {2, 3, 12, 12}, torch::kUInt8);
+    const auto got2 = torch::from_blob(const_cast<uint8_t*>(p.view2.pixels.get()), {2, 3, 12, 12}, torch::kUInt8);
+    QVERIFY(torch::equal(got1, expect1));
+    QVERIFY(torch::equal(got2, expect2));
+    QVERIFY(!torch::equal(got1, got2));
+
+    // Another roll draws other views.
+    const AugmentPreview q = renderAugmentPreview(table, {3, 1}, c, 9, 5);
+    QVERIFY(std::memcmp(q.view1.pixels.get(), p.view1.pixels.get(), 2 * 3 * 12 * 12) != 0);
+    bool threw = false;
+    try {
+      renderAugmentPreview(table, {5}, c, 9, 4);
+    } catch (const Error& e) {
+      threw = std::string(e.what()).find("image index 5") != std::string::npos;
+    }
+    QVERIFY(threw);
+  }
+
+  void isolatedOperationAlone() {
+    AugmentConfig c;
+    c.blur_p = 0.3;
+    const AugmentConfig only_blur = isolateAugmentation(c, "blur");
+    QCOMPARE(only_blur.blur_p, 1.0);
+    QVERIFY(!only_blur.crop);
+    QCOMPARE(only_blur.flip_p, 0.0);
+    QCOMPARE(only_blur.jitter_p, 0.0);
+    QCOMPARE(only_blur.grayscale_p, 0.0);
+    QCOMPARE(only_blur.solarize_p, 0.0);
+    QCOMPARE(only_blur.blur_sigma_max, c.blur_sigma_max);  // parameters kept
+    const AugmentConfig only_crop = isolateAugmentation(c, "crop");
+    QVERIFY(only_crop.crop);
+    QCOMPARE(only_crop.blur_p, 0.0);
+    QCOMPARE(augmentationIds().size(), size_t(6));
+    bool threw = false;
+    try {
+      isolateAugmentation(c, "rotate");
+    } catch (const Error& e) {
+      threw = std::string(e.what()).find("\"rotate\"") != std::string::npos;
+    }
+    QVERIFY(threw);
+  }
+
   void shapesAndRanges() {
     AugmentConfig c;
     c.out_size = 24;

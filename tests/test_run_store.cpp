@@ -4,6 +4,7 @@
 #include <QTest>
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -18,11 +19,13 @@
 
 #include "tests/test_support.h"
 #include "core/error.h"
+#include "core/metrics_record.h"
 #include "core/npy.h"
 #include "core/run_index.h"
 
 namespace fs = std::filesystem;
 using studio::ErrorKind;
+using studio::MetricsRecord;
 using studio::NpyArray;
 using studio::RunIndex;
 using studio::RunRecord;
@@ -149,6 +152,34 @@ class TestRunStore : public QObject {
     root_ = fs::absolute(fs::path(studio::test::scratchRoot()) / "test_run_store");
     fs::remove_all(root_);
     fs::create_directories(root_);
+  }
+
+  void metricsFileReadsBackAndSkipsATornLine() {
+    const std::string dir = studio::test::scratchDir("metrics_file");
+    MetricsRecord a;
+    a.kind = "step";
+    a.step = 3;
+    a.epoch = 0.5;
+    a.values = {{"loss", 4.25}, {"lr", 0.001}, {"nan_value", std::nan("")}};
+    MetricsRecord b;
+    b.kind = "end";
+    b.text = "finished";
+    b.values = {{"best_knn_top1", 0.75}};
+    {
+      std::ofstream out(dir + "/metrics.jsonl");
+      out << a.toJson().dump() << "\n" << b.toJson().dump() << "\n" << "{\"kind\": \"step\", \"st";
+    }
+    const auto records = studio::readMetricsFile(dir + "/metrics.jsonl");
+    QCOMPARE(records.size(), size_t(2));
+    QCOMPARE(records[0].kind, std::string("step"));
+    QCOMPARE(records[0].step, int64_t(3));
+    QCOMPARE(records[0].epoch, 0.5);
+    QCOMPARE(records[0].value("loss"), 4.25);
+    QCOMPARE(records[0].value("lr"), 0.001);
+    QVERIFY(std::isnan(records[0].value("nan_value")));
+    QCOMPARE(records[1].text, std::string("finished"));
+    QCOMPARE(records[1].value("best_knn_top1"), 0.75);
+    QVERIFY(studio::readMetricsFile(dir + "/missing.jsonl").empty());
   }
 
   void npyRoundTrip() {

@@ -251,6 +251,45 @@ class TestTrainer : public QObject {
     QCOMPARE(QString::fromStdString(readRunRecord(trainer.folder().path()).status), QString("cancelled"));
   }
 
+  void snapshotsCarryTheMapImagesAtEachEvaluation() {
+    const std::string dir = test::scratchDir("trainer_snapshot");
+    auto config = tinyConfig(writeTinyDataset(dir));
+    config.monitor.every_epochs = 1;
+    config.monitor.map_size = 40;
+    config.monitor.query_size = 64;
+    Trainer trainer(config, dir + "/runs");
+    std::vector<EmbeddingSnapshot> snapshots;
+    trainer.setSnapshotCallback([&](const EmbeddingSnapshot& s) { snapshots.push_back(s); });
+    trainer.run(nullptr);
+    // Step 0 (untrained), after epoch 1, and the final evaluation.
+    QCOMPARE(snapshots.size(), size_t(3));
+    QCOMPARE(snapshots.front().step, int64_t(0));
+    QCOMPARE(snapshots.back().step, int64_t(2 * (192 / 32)));
+    for (const auto& s : snapshots) {
+      QCOMPARE(s.rows, int64_t(40));
+      QCOMPARE(s.dims, int64_t(8 * 4));  // the ConvNet's feature width (width x 4)
+      QCOMPARE(s.features.size(), size_t(40 * s.dims));
+      QCOMPARE(s.images.count, int64_t(40));
+      QCOMPARE(s.images.labels.size(), size_t(40));
+      QCOMPARE(s.images.class_names.size(), size_t(4));
+      double norm = 0;
+      for (int64_t d = 0; d < s.dims; ++d) norm += double(s.features[size_t(d)]) * s.features[size_t(d)];
+      QVERIFY(std::abs(norm - 1.0) < 1e-4);  // L2-normalised rows
+    }
+    // The same images every time (shared buffer), and the embeddings move as training goes.
+    QCOMPARE(snapshots.front().images.pixels.get(), snapshots.back().images.pixels.get());
+    QVERIFY(snapshots.front().features != snapshots.back().features);
+
+    // The map recomputed from the run's checkpoint is the final snapshot.
+    const EmbeddingSnapshot again = embedRunMap(trainer.folder(), 0, "cpu");
+    QCOMPARE(again.rows, int64_t(40));
+    QCOMPARE(again.step, snapshots.back().step);
+    double worst = 0;
+    for (size_t i = 0; i < again.features.size(); ++i)
+      worst = std::max(worst, double(std::abs(again.features[i] - snapshots.back().features[i])));
+    QVERIFY2(worst < 1e-4, qPrintable(QString::number(worst)));
+  }
+
   void badInputMarksTheRunFailed() {
     const std::string dir = test::scratchDir("trainer_bad");
     auto config = tinyConfig(writeTinyDataset(dir));

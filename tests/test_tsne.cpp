@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/embedding_map.h"
 #include "core/pca.h"
 #include "core/tsne.h"
 #include "tests/test_support.h"
@@ -92,6 +93,69 @@ TsneOptions quickOptions() {
 class TestTsne : public QObject {
   Q_OBJECT
  private Q_SLOTS:
+  void embeddingMapLayoutsAndNeighbours() {
+    // Three tight clusters of normalised 16-d features: the map keeps them apart, a warm
+    // start keeps the layout where it was, and neighbours come from the right cluster.
+    const int64_t per = 40, dims = 16;
+    torch::manual_seed(3);
+    auto centres = torch::eye(dims).slice(0, 0, 3) * 4.0;
+    auto x = torch::cat({centres[0] + 0.1 * torch::randn({per, dims}), centres[1] + 0.1 * torch::randn({per, dims}),
+                         centres[2] + 0.1 * torch::randn({per, dims})});
+    x = x / x.norm(2, 1, true);
+    EmbeddingSnapshot s;
+    s.rows = 3 * per;
+    s.dims = dims;
+    s.features.assign(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+    for (int64_t i = 0; i < s.rows; ++i) s.images.labels.push_back(i / per);
+
+    MapLayoutOptions o;
+    o.perplexity = 10;
+    o.iterations = 300;
+    o.threads = 2;
+    int callbacks = 0;
+    const MapLayout cold = computeMapLayout(s, o, {}, [&](int64_t, const std::vector<float>& xy) {
+      ++callbacks;
+      return xy.size() == size_t(2 * s.rows);
+    });
+    QCOMPARE(cold.xy.size(), size_t(2 * s.rows));
+    QVERIFY(callbacks >= 300 / 25 - 1);
+    QVERIFY(cold.kl_divergence >= 0);
+    QVERIFY2(cold.neighbour_preservation > 0.5, qPrintable(QString::number(cold.neighbour_preservation)));
+
+    // Warm start from the cold layout: points stay where they were relative to the others.
+    // t-SNE layouts keep expanding after early exaggeration and the view rescales to fit,
+    // so compare the layouts centred and scaled to unit RMS radius.
+    const MapLayout warm = computeMapLayout(s, o, cold.xy);
+    QCOMPARE(warm.iterations, o.warm_iterations);
+    auto normalised = [](const std::vector<float>& xy) {
+      auto t = torch::tensor(xy).reshape({-1, 2}).to(torch::kFloat64);
+      t = t - t.mean(0, true);
+      return t / t.pow(2).sum(1).mean().sqrt();
+    };
+    const double moved = (normalised(warm.xy) - normalised(cold.xy)).pow(2).sum(1).mean().sqrt().item<double>();
+    QVERIFY2(moved < 0.5, qPrintable(QString("moved %1 (RMS, layouts scaled to unit RMS radius)").arg(moved)));
+
+    // A callback returning false stops early.
+    const MapLayout stopped = computeMapLayout(s, o, {}, [](int64_t, const std::vector<float>&) { return false; });
+    QVERIFY(stopped.stopped);
+
+    o.method = MapLayoutOptions::Method::Pca;
+    const MapLayout pca_layout = computeMapLayout(s, o);
+    QCOMPARE(pca_layout.xy.size(), size_t(2 * s.rows));
+    QVERIFY(pca_layout.neighbour_preservation > 0);
+
+    const auto nn = nearestInMap(s, 5, 10);
+    QCOMPARE(nn.size(), size_t(10));
+    for (const auto& [i, sim] : nn) {
+      QVERIFY(i != 5);
+      QCOMPARE(i / per, int64_t(0));
+      QVERIFY(sim > 0.8f);
+    }
+    QVERIFY(nn.front().second >= nn.back().second);
+    test::expectError([&] { computeMapLayout(s, o, std::vector<float>(6, 0.f)); });
+    test::expectError([&] { nearestInMap(s, s.rows, 3); });
+  }
+
   void pcaFindsLineDirection_data() {
     QTest::addColumn<int>("rows");
     QTest::addColumn<int>("dim");
