@@ -1,0 +1,48 @@
+// contrastive-studio: the desktop application. Everything lives in studio_gui (tested
+// there); this file only parses the command line and starts the window.
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QFileInfo>
+
+#include "app/studio/main_window.h"
+#include "app/studio/preferences.h"
+#include "app/studio/screenshot_tour.h"
+#include "app/studio/theme.h"
+#include "core/version.h"
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName(QStringLiteral("contrastive-studio"));
+  QApplication::setApplicationName(QStringLiteral("contrastive-studio"));
+  QApplication::setApplicationDisplayName(QStringLiteral("Contrastive Studio"));
+  QApplication::setApplicationVersion(QStringLiteral(STUDIO_VERSION));
+  QApplication::setDesktopFileName(QStringLiteral("contrastive-studio"));
+
+  QCommandLineParser parser;
+  parser.setApplicationDescription(QStringLiteral("Contrastive self-supervised pretraining studio"));
+  parser.addHelpOption();
+  parser.addVersionOption();
+  parser.addPositionalArgument(QStringLiteral("experiment"), QStringLiteral("An experiment file (.json) to open."),
+                               QStringLiteral("[experiment]"));
+  const QCommandLineOption screenshots(
+      QStringLiteral("screenshots"),
+      QStringLiteral("Run a short demo through every page and save a PNG of each into <dir>, then quit."),
+      QStringLiteral("dir"));
+  parser.addOption(screenshots);
+  parser.process(app);
+
+  studio::Preferences preferences;
+  studio::applyTheme(preferences.theme());
+  studio::MainWindow window(&preferences);
+  window.show();
+
+  if (parser.isSet(screenshots)) {
+    auto* tour = new studio::ScreenshotTour(&window, parser.value(screenshots), &app);
+    tour->start();
+  } else if (!parser.positionalArguments().isEmpty()) {
+    window.openExperiment(QFileInfo(parser.positionalArguments().first()).absoluteFilePath());
+  } else {
+    window.dataPage()->load();
+  }
+  return app.exec();
+}

@@ -1,0 +1,42 @@
+#pragma once
+// Live training curves: loss (raw and smoothed), learning rate, kNN accuracy against the
+// raw-pixel baseline, and throughput. Records arrive in batches from the engine; the plots
+// redraw on their own timers, never once per step.
+#include <QWidget>
+
+#include "app/studio/training_worker.h"
+
+class QLabel;
+
+namespace studio {
+
+class CurvePlot;
+
+class MonitorPage : public QWidget {
+  Q_OBJECT
+ public:
+  explicit MonitorPage(QWidget* parent = nullptr);
+
+  void clear(const QString& run_title);
+  void addRecords(const MetricsBatch& batch);
+
+  CurvePlot* lossPlot() const { return loss_; }
+  CurvePlot* lrPlot() const { return lr_; }
+  CurvePlot* knnPlot() const { return knn_; }
+  CurvePlot* speedPlot() const { return speed_; }
+  QString summaryText() const;
+
+ private:
+  CurvePlot* loss_;
+  CurvePlot* lr_;
+  CurvePlot* knn_;
+  CurvePlot* speed_;
+  QLabel* summary_;
+  QString title_;
+  double best_knn_ = -1;
+  double last_loss_ = 0;
+  qint64 last_step_ = 0, total_steps_ = 0;
+  double last_epoch_ = 0;
+};
+
+}  // namespace studio

@@ -1,0 +1,29 @@
+#pragma once
+// `contrastive-studio --screenshots DIR`: drives the real window through a short demo
+// (load Fashion-MNIST, preview augmentations, train a few steps, lay out the embeddings,
+// list the run) and saves a PNG of every main view, for the README. Used by
+// tools/screenshots.sh under Xvfb.
+#include <QObject>
+#include <QString>
+
+namespace studio {
+
+class MainWindow;
+
+class ScreenshotTour : public QObject {
+  Q_OBJECT
+ public:
+  ScreenshotTour(MainWindow* window, QString out_dir, QObject* parent = nullptr);
+  void start();
+
+ private:
+  void grabPage(int page, const QString& name);
+  void fail(const QString& message);
+  void finishTraining();
+
+  MainWindow* window_;
+  QString out_dir_;
+  bool layout_done_ = false, run_done_ = false;
+};
+
+}  // namespace studio

@@ -1,0 +1,352 @@
+#include "app/studio/training_page.h"
+
+#include <cmath>
+
+#include <QAction>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QThread>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace studio {
+
+QString formatDuration(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds)) return QStringLiteral("—");
+  const auto s = static_cast<qint64>(std::llround(seconds));
+  if (s >= 3600) return QStringLiteral("%1:%2:%3").arg(s / 3600).arg((s / 60) % 60, 2, 10, QChar('0')).arg(s % 60, 2, 10, QChar('0'));
+  return QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QChar('0'));
+}
+
+QVector<Preset> TrainingPage::presets() {
+  return {{tr("Quick CPU demo (Fashion-MNIST, 2 epochs)"), QStringLiteral(":/presets/quick-cpu-demo.json")},
+          {tr("Fashion-MNIST SimCLR (default)"), QStringLiteral(":/presets/fashion-mnist-simclr.json")},
+          {tr("Your images (ResNet-18)"), QStringLiteral(":/presets/your-images.json")},
+          {tr("CIFAR-style ResNet-18"), QStringLiteral(":/presets/cifar-resnet18.json")}};
+}
+
+namespace {
+
+QDoubleSpinBox* doubleSpin(double lo, double hi, int decimals, double step) {
+  auto* s = new QDoubleSpinBox;
+  s->setRange(lo, hi);
+  s->setDecimals(decimals);
+  s->setSingleStep(step);
+  s->setAccelerated(true);
+  return s;
+}
+
+QSpinBox* intSpin(int lo, int hi, int step = 1) {
+  auto* s = new QSpinBox;
+  s->setRange(lo, hi);
+  s->setSingleStep(step);
+  s->setAccelerated(true);
+  return s;
+}
+
+void selectData(QComboBox* combo, const QString& value) {
+  const int i = combo->findData(value);
+  if (i >= 0) {
+    combo->setCurrentIndex(i);
+  } else if (combo->isEditable()) {
+    combo->setEditText(value);
+  }
+}
+
+QString comboValue(const QComboBox* combo) {
+  if (combo->isEditable()) {
+    const int i = combo->findText(combo->currentText());
+    return i >= 0 && combo->itemData(i).isValid() ? combo->itemData(i).toString() : combo->currentText().trimmed();
+  }
+  return combo->currentData().toString();
+}
+
+}  // namespace
+
+TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
+  name_ = new QLineEdit;
+  preset_ = new QComboBox;
+  preset_->addItem(tr("Choose a preset…"), QString());
+  for (const Preset& p : presets()) preset_->addItem(p.title, p.resource);
+  method_ = new QComboBox;
+  method_->addItem(QStringLiteral("SimCLR"), QStringLiteral("simclr"));
+  backbone_ = new QComboBox;
+  backbone_->addItem(tr("Small ConvNet (fast on CPU)"), QStringLiteral("convnet"));
+  backbone_->addItem(QStringLiteral("ResNet-18"), QStringLiteral("resnet18"));
+  backbone_->addItem(QStringLiteral("ResNet-34"), QStringLiteral("resnet34"));
+  backbone_->addItem(QStringLiteral("ResNet-50"), QStringLiteral("resnet50"));
+  stem_ = new QComboBox;
+  stem_->addItem(tr("Automatic (by image size)"), QStringLiteral("auto"));
+  stem_->addItem(tr("CIFAR (3×3, no pooling)"), QStringLiteral("cifar"));
+  stem_->addItem(tr("ImageNet (7×7 + pooling)"), QStringLiteral("imagenet"));
+  width_ = intSpin(4, 512, 4);
+  head_ = new QLineEdit;
+  head_->setPlaceholderText(QStringLiteral("512, 128"));
+  batch_ = intSpin(2, 65536, 32);
+  epochs_ = intSpin(1, 100000);
+  optimizer_ = new QComboBox;
+  optimizer_->addItem(QStringLiteral("AdamW"), QStringLiteral("adamw"));
+  optimizer_->addItem(tr("SGD with momentum"), QStringLiteral("sgd"));
+  optimizer_->addItem(tr("LARS (large batches)"), QStringLiteral("lars"));
+  lr_ = doubleSpin(1e-6, 100.0, 6, 1e-4);
+  weight_decay_ = doubleSpin(0.0, 1.0, 6, 1e-5);
+  warmup_ = doubleSpin(0.0, 1000.0, 2, 0.5);
+  temperature_ = doubleSpin(0.01, 10.0, 3, 0.05);
+  device_ = new QComboBox;
+  device_->setEditable(true);
+  device_->addItem(tr("Automatic (GPU when present)"), QStringLiteral("auto"));
+  device_->addItem(tr("CPU"), QStringLiteral("cpu"));
+  device_->addItem(tr("CUDA GPU"), QStringLiteral("cuda"));
+  seed_ = intSpin(0, 1 << 30);
+  threads_ = intSpin(0, 256);
+  threads_->setSpecialValueText(tr("All cores (%1)").arg(QThread::idealThreadCount()));
+  eval_every_ = doubleSpin(0.0, 1000.0, 2, 0.5);
+  eval_every_->setSpecialValueText(tr("Only at the end"));
+  map_size_ = intSpin(0, 100000000, 500);
+  map_size_->setSpecialValueText(tr("No map"));
+
+  auto* general = new QGroupBox(tr("Experiment"));
+  auto* gf = new QFormLayout(general);
+  addField(gf, tr("&Name"), name_, tr("Names the run folder and the row in the Runs table."));
+  addField(gf, tr("&Preset"), preset_,
+           tr("Starting points that work: a quick CPU demo, the default Fashion-MNIST recipe, your own "
+              "images with a ResNet-18, or the CIFAR-style ResNet-18 of the SimCLR paper."));
+  addField(gf, tr("&Method"), method_,
+           tr("SimCLR: two augmented views of each image are pulled together, all other images in the "
+              "batch pushed apart."));
+
+  auto* model = new QGroupBox(tr("Model"));
+  auto* mf = new QFormLayout(model);
+  addField(mf, tr("&Backbone"), backbone_,
+           tr("The encoder whose features you keep. The small ConvNet trains in minutes on a CPU; ResNets "
+              "are stronger on larger, more varied images."));
+  addField(mf, tr("S&tem"), stem_, tr("How a ResNet's first layer treats small images: CIFAR-style keeps detail at 32 px."));
+  addField(mf, tr("&Width"), width_, tr("Channels of the ConvNet's first layer (later layers double it)."));
+  addField(mf, tr("Projection &head"), head_,
+           tr("Widths of the MLP after the encoder, comma-separated, the last being the embedding the loss "
+              "sees. The head is dropped after pretraining."));
+
+  auto* optim = new QGroupBox(tr("Optimisation"));
+  auto* of = new QFormLayout(optim);
+  addField(of, tr("Batch si&ze"), batch_,
+           tr("Images per step. Contrastive learning compares each image with every other in the batch, "
+              "so larger batches give more negatives."));
+  addField(of, tr("&Epochs"), epochs_, tr("Passes over the training images."));
+  addField(of, tr("&Optimizer"), optimizer_, tr("AdamW is forgiving; SGD and LARS suit long runs with large batches."));
+  addField(of, tr("&Learning rate"), lr_, tr("Peak learning rate after warm-up; a cosine schedule decays it."));
+  addField(of, tr("Weight &decay"), weight_decay_, tr("Regularisation of the weights."));
+  addField(of, tr("W&arm-up (epochs)"), warmup_, tr("Epochs over which the learning rate ramps up from zero."));
+  addField(of, tr("&Temperature"), temperature_,
+           tr("Sharpness of the contrastive softmax. Lower values weigh hard negatives more; 0.1 to 0.5 is usual."));
+
+  auto* run = new QGroupBox(tr("Run"));
+  auto* rf = new QFormLayout(run);
+  addField(rf, tr("De&vice"), device_, tr("Where training runs: auto picks a CUDA GPU when one is usable, else the CPU."));
+  addField(rf, tr("&Seed"), seed_, tr("The same seed, data and settings give the same run."));
+  addField(rf, tr("CPU t&hreads"), threads_, tr("Threads the engine uses on the CPU."));
+  addField(rf, tr("kNN e&very (epochs)"), eval_every_,
+           tr("How often the frozen encoder is scored by kNN on held-out images, and the embedding map refreshed."));
+  addField(rf, tr("&Map images"), map_size_,
+           tr("Images whose embeddings the Embeddings page lays out with t-SNE at each evaluation."));
+
+  auto* form_body = new QWidget;
+  auto* columns = new QHBoxLayout(form_body);
+  auto* left = new QVBoxLayout;
+  left->addWidget(general);
+  left->addWidget(model);
+  left->addStretch(1);
+  auto* right = new QVBoxLayout;
+  right->addWidget(optim);
+  right->addWidget(run);
+  right->addStretch(1);
+  columns->addLayout(left, 1);
+  columns->addLayout(right, 1);
+  auto* scroll = new QScrollArea;
+  scroll->setWidget(form_body);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+
+  start_button_ = new QToolButton;
+  pause_button_ = new QToolButton;
+  stop_button_ = new QToolButton;
+  for (QToolButton* b : {start_button_, pause_button_, stop_button_}) {
+    b->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    b->setMinimumHeight(32);
+  }
+  progress_ = new QProgressBar;
+  progress_->setRange(0, 1);
+  progress_->setValue(0);
+  progress_->setFormat(tr("Not running"));
+  progress_->setTextVisible(true);
+  state_label_ = new QLabel;
+  auto* controls = new QHBoxLayout;
+  controls->addWidget(start_button_);
+  controls->addWidget(pause_button_);
+  controls->addWidget(stop_button_);
+  controls->addWidget(progress_, 1);
+  controls->addWidget(state_label_);
+
+  auto* layout = new QVBoxLayout(this);
+  layout->addWidget(scroll, 1);
+  layout->addLayout(controls);
+
+  connect(preset_, qOverload<int>(&QComboBox::activated), this, [this](int index) {
+    const QString resource = preset_->itemData(index).toString();
+    if (!resource.isEmpty()) Q_EMIT presetChosen(resource);
+  });
+  auto changed = [this]() {
+    if (!filling_) Q_EMIT edited();
+  };
+  for (QLineEdit* e : {name_, head_}) connect(e, &QLineEdit::textEdited, this, changed);
+  for (QComboBox* c : {method_, backbone_, stem_, optimizer_, device_})
+    connect(c, &QComboBox::currentTextChanged, this, changed);
+  for (QSpinBox* s : {width_, batch_, epochs_, seed_, threads_, map_size_})
+    connect(s, qOverload<int>(&QSpinBox::valueChanged), this, changed);
+  for (QDoubleSpinBox* s : {lr_, weight_decay_, warmup_, temperature_, eval_every_})
+    connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, changed);
+  connect(backbone_, &QComboBox::currentTextChanged, this, [this]() {
+    const bool convnet = backbone_->currentData().toString() == QLatin1String("convnet");
+    width_->setEnabled(convnet);
+    stem_->setEnabled(!convnet);
+  });
+}
+
+void TrainingPage::addField(QFormLayout* form, const QString& label, QWidget* field, const QString& tooltip) {
+  auto* l = new QLabel(label);
+  l->setBuddy(field);
+  field->setToolTip(tooltip);
+  field->setWhatsThis(tooltip);
+  l->setToolTip(tooltip);
+  QString plain = label;
+  field->setAccessibleName(plain.remove(QLatin1Char('&')));
+  form->addRow(l, field);
+}
+
+void TrainingPage::setConfig(const ExperimentConfig& c) {
+  filling_ = true;
+  name_->setText(QString::fromStdString(c.name));
+  selectData(method_, QString::fromStdString(c.method.name));
+  selectData(backbone_, QString::fromStdString(c.model.backbone));
+  selectData(stem_, QString::fromStdString(c.model.stem));
+  width_->setValue(static_cast<int>(c.model.width));
+  QStringList dims;
+  for (int64_t d : c.model.head_dims) dims << QString::number(d);
+  head_->setText(dims.join(QStringLiteral(", ")));
+  batch_->setValue(static_cast<int>(c.train.batch_size));
+  epochs_->setValue(static_cast<int>(c.train.epochs));
+  selectData(optimizer_, QString::fromStdString(c.optim.name));
+  lr_->setValue(c.optim.lr);
+  weight_decay_->setValue(c.optim.weight_decay);
+  warmup_->setValue(c.optim.warmup_epochs);
+  temperature_->setValue(c.method.temperature);
+  selectData(device_, QString::fromStdString(c.train.device));
+  seed_->setValue(static_cast<int>(c.train.seed));
+  threads_->setValue(static_cast<int>(c.train.threads));
+  eval_every_->setValue(c.monitor.every_epochs);
+  map_size_->setValue(static_cast<int>(std::min<int64_t>(c.monitor.map_size, map_size_->maximum())));
+  filling_ = false;
+}
+
+QString TrainingPage::validate() const {
+  if (name_->text().trimmed().isEmpty()) return tr("The experiment needs a name.");
+  const QStringList parts = head_->text().split(QLatin1Char(','), Qt::SkipEmptyParts);
+  if (parts.isEmpty()) return tr("Projection head: give at least one width, e.g. \"512, 128\".");
+  for (const QString& p : parts) {
+    bool ok = false;
+    const int v = p.trimmed().toInt(&ok);
+    if (!ok || v < 1 || v > 65536)
+      return tr("Projection head: \"%1\" is not a width between 1 and 65536.").arg(p.trimmed());
+  }
+  if (comboValue(device_).isEmpty()) return tr("Device: choose auto, cpu, cuda or cuda:N.");
+  return {};
+}
+
+ExperimentConfig TrainingPage::applyTo(ExperimentConfig c) const {
+  c.name = name_->text().trimmed().toStdString();
+  c.method.name = comboValue(method_).toStdString();
+  c.model.backbone = comboValue(backbone_).toStdString();
+  c.model.stem = comboValue(stem_).toStdString();
+  c.model.width = width_->value();
+  std::vector<int64_t> dims;
+  for (const QString& p : head_->text().split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+    bool ok = false;
+    const int v = p.trimmed().toInt(&ok);
+    if (ok && v > 0) dims.push_back(v);
+  }
+  if (!dims.empty()) c.model.head_dims = dims;
+  c.train.batch_size = batch_->value();
+  c.train.epochs = epochs_->value();
+  c.optim.name = comboValue(optimizer_).toStdString();
+  c.optim.lr = lr_->value();
+  c.optim.weight_decay = weight_decay_->value();
+  c.optim.warmup_epochs = warmup_->value();
+  c.method.temperature = temperature_->value();
+  c.train.device = comboValue(device_).toStdString();
+  c.train.seed = seed_->value();
+  c.train.threads = threads_->value();
+  c.monitor.every_epochs = eval_every_->value();
+  c.monitor.map_size = map_size_->value();
+  return c;
+}
+
+void TrainingPage::setRunActions(QAction* start, QAction* pause, QAction* stop) {
+  start_button_->setDefaultAction(start);
+  pause_button_->setDefaultAction(pause);
+  stop_button_->setDefaultAction(stop);
+}
+
+void TrainingPage::setEngineState(EngineController::State state) {
+  const bool idle = state == EngineController::State::Idle;
+  for (QWidget* w : std::initializer_list<QWidget*>{name_, preset_, method_, backbone_, stem_, width_, head_, batch_,
+                                                     epochs_, optimizer_, lr_, weight_decay_, warmup_, temperature_,
+                                                     device_, seed_, threads_, eval_every_, map_size_})
+    w->setEnabled(idle);
+  if (idle) width_->setEnabled(backbone_->currentData().toString() == QLatin1String("convnet"));
+  if (idle) stem_->setEnabled(backbone_->currentData().toString() != QLatin1String("convnet"));
+  switch (state) {
+    case EngineController::State::Idle:
+      state_label_->setText(tr("Idle"));
+      break;
+    case EngineController::State::Starting:
+      state_label_->setText(tr("Loading data…"));
+      progress_->setRange(0, 0);  // busy until the first step reports the total
+      break;
+    case EngineController::State::Running:
+      state_label_->setText(tr("Training"));
+      break;
+    case EngineController::State::Paused:
+      state_label_->setText(tr("Paused"));
+      break;
+    case EngineController::State::Stopping:
+      state_label_->setText(tr("Stopping: saving a checkpoint…"));
+      break;
+  }
+  if (idle) {
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    progress_->setFormat(tr("Not running"));
+  }
+}
+
+void TrainingPage::showProgress(qint64 step, qint64 total, double eta_s, double images_per_s) {
+  if (total <= 0) return;
+  // QProgressBar holds ints: scale long runs down.
+  const qint64 scale = std::max<qint64>(1, total / 1000000 + 1);
+  progress_->setRange(0, static_cast<int>(total / scale));
+  progress_->setValue(static_cast<int>(step / scale));
+  progress_->setFormat(tr("Step %1 of %2 · %3 images/s · %4 left")
+                           .arg(step)
+                           .arg(total)
+                           .arg(images_per_s, 0, 'f', 0)
+                           .arg(formatDuration(eta_s)));
+}
+
+}  // namespace studio

@@ -1,0 +1,309 @@
+// The studio driven through its window on the offscreen platform: training through the
+// UI, pause/resume/stop, the augmentation preview, experiment files, bad data, closing
+// during a run, and the GUI thread's responsiveness while the engine trains.
+#include <QtTest/QtTest>
+
+#include <QAction>
+#include <QElapsedTimer>
+#include <QSettings>
+#include <QTableView>
+#include <QTimer>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app/studio/augment_page.h"
+#include "app/studio/data_page.h"
+#include "app/studio/embeddings_page.h"
+#include "app/studio/main_window.h"
+#include "app/studio/monitor_page.h"
+#include "app/studio/preferences.h"
+#include "app/studio/runs_page.h"
+#include "core/config.h"
+#include "core/run_index.h"
+#include "tests/test_support.h"
+#include "widgets/augment_preview_grid.h"
+#include "widgets/curve_plot.h"
+#include "widgets/embedding_scatter.h"
+
+using namespace studio;
+
+namespace {
+
+// A run small enough to finish in seconds on two cores, with evaluations and a map.
+ExperimentConfig tinyExperiment(const std::string& name, int64_t epochs = 2) {
+  ExperimentConfig c;
+  c.name = name;
+  c.dataset.kind = "fashion-mnist";
+  c.dataset.train_limit = 1024;
+  c.model.backbone = "convnet";
+  c.model.width = 8;
+  c.model.head_dims = {64, 32};
+  c.method.temperature = 0.2;
+  c.optim.lr = 2e-3;
+  c.optim.warmup_epochs = 0.5;
+  c.train.epochs = epochs;
+  c.train.batch_size = 64;
+  c.train.device = "cpu";
+  c.train.threads = 1;
+  c.train.checkpoint_every_steps = 8;
+  c.monitor.every_epochs = 1;
+  c.monitor.bank_size = 1024;
+  c.monitor.query_size = 300;
+  c.monitor.map_size = 300;
+  c.monitor.k = 20;
+  return c;
+}
+
+// Records the longest gap between ticks of a 5 ms timer: how long the event loop stalled.
+class StallMeter : public QObject {
+ public:
+  StallMeter() {
+    connect(&timer_, &QTimer::timeout, this, [this]() {
+      const qint64 ns = clock_.nsecsElapsed();
+      if (last_ns_ > 0) longest_ms_ = std::max(longest_ms_, double(ns - last_ns_) / 1e6);
+      last_ns_ = ns;
+    });
+    timer_.setTimerType(Qt::PreciseTimer);
+  }
+  void start() {
+    clock_.start();
+    last_ns_ = 0;
+    longest_ms_ = 0;
+    timer_.start(5);
+  }
+  void stop() { timer_.stop(); }
+  double longestMs() const { return longest_ms_; }
+
+ private:
+  QTimer timer_;
+  QElapsedTimer clock_;
+  qint64 last_ns_ = 0;
+  double longest_ms_ = 0;
+};
+
+}  // namespace
+
+class GuiTest : public QObject {
+  Q_OBJECT
+
+ private:
+  std::unique_ptr<QSettings> settings_;
+  std::unique_ptr<Preferences> prefs_;
+  QString runs_dir_;
+
+  std::unique_ptr<MainWindow> makeWindow() {
+    auto w = std::make_unique<MainWindow>(prefs_.get());
+    w->resize(1200, 800);
+    w->show();
+    return w;
+  }
+
+  static void loadData(MainWindow& w) {
+    QSignalSpy loaded(w.dataPage(), &DataPage::datasetLoaded);
+    w.dataPage()->load();
+    QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1, 60000);
+  }
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    const std::string dir = test::scratchDir("gui");
+    settings_ = std::make_unique<QSettings>(QString::fromStdString(dir + "/settings.ini"), QSettings::IniFormat);
+    prefs_ = std::make_unique<Preferences>(settings_.get(), nullptr);
+    runs_dir_ = QString::fromStdString(dir + "/runs");
+    prefs_->setRunsDir(runs_dir_);
+    prefs_->setDefaultDevice(QStringLiteral("cpu"));
+  }
+
+  void experimentFileRoundTrips() {
+    auto w = makeWindow();
+    ExperimentConfig c = tinyExperiment("round-trip");
+    c.augment.blur_p = 0.25;
+    c.augment.crop_scale_min = 0.35;
+    c.optim.name = "sgd";
+    c.optim.lr = 0.05;
+    c.train.seed = 7;
+    c.model.head_dims = {96, 48};
+    w->setExperiment(c);
+    const QString path = QString::fromStdString(test::scratchDir("gui-experiment") + "/exp.json");
+    QVERIFY(w->saveExperiment(path));
+    // The CLI's reader accepts the file and sees the same experiment.
+    const ExperimentConfig read = loadExperimentConfig(path.toStdString());
+    QCOMPARE(QString::fromStdString(read.toJson().dump()), QString::fromStdString(w->currentExperiment().toJson().dump()));
+    QCOMPARE(read.augment.blur_p, 0.25);
+    QCOMPARE(read.optim.name, std::string("sgd"));
+    QCOMPARE(read.model.head_dims, (std::vector<int64_t>{96, 48}));
+    auto other = makeWindow();
+    QVERIFY(other->openExperiment(path));
+    QCOMPARE(QString::fromStdString(other->currentExperiment().toJson().dump()), QString::fromStdString(read.toJson().dump()));
+    QVERIFY(prefs_->recentExperiments().contains(path));
+  }
+
+  void augmentationChangeChangesPreview() {
+    auto w = makeWindow();
+    w->setExperiment(tinyExperiment("preview"));
+    w->showPage(MainWindow::AugmentPageIndex);
+    QSignalSpy rendered(w->augmentPage(), &AugmentPage::previewRendered);
+    loadData(*w);
+    QTRY_VERIFY_WITH_TIMEOUT(rendered.count() >= 1, 20000);
+    QTRY_VERIFY(w->augmentPage()->previewGrid()->sampleCount() == 8);
+    const QImage before = w->augmentPage()->previewGrid()->viewImage(0, 1);
+    const QImage original = w->augmentPage()->previewGrid()->viewImage(0, 0);
+    QVERIFY(!before.isNull());
+
+    // Solarize every view: the preview must change, and soon.
+    AugmentConfig a = w->augmentPage()->config();
+    a.solarize_p = 1.0;
+    a.solarize_threshold = 0.1;
+    const int count = rendered.count();
+    w->augmentPage()->setConfig(a);
+    QTRY_VERIFY_WITH_TIMEOUT(rendered.count() > count, 5000);
+    QTRY_VERIFY(!w->augmentPage()->designer() || true);
+    const QImage after = w->augmentPage()->previewGrid()->viewImage(0, 1);
+    QVERIFY(after != before);
+    QCOMPARE(w->augmentPage()->previewGrid()->viewImage(0, 0), original);  // the original does not change
+    qInfo("augmentation preview refreshed %.1f ms after the change", w->augmentPage()->lastRenderMs());
+    QVERIFY2(w->augmentPage()->lastRenderMs() < 200.0, "the preview must refresh within 200 ms of a change");
+
+    // Re-rolling draws new views of the same images.
+    const int count2 = rendered.count();
+    w->augmentPage()->reroll();
+    QTRY_VERIFY_WITH_TIMEOUT(rendered.count() > count2, 5000);
+    QVERIFY(w->augmentPage()->previewGrid()->viewImage(0, 1) != after);
+  }
+
+  void trainingThroughTheUi() {
+    auto w = makeWindow();
+    w->setExperiment(tinyExperiment("gui-run", 3));
+    RunIndex index(runs_dir_.toStdString());
+    const size_t runs_before = index.list().size();
+    const int rows_before = w->runsPage()->runCount();
+
+    QSignalSpy finished(w->engine(), &EngineController::runFinished);
+    QSignalSpy layouts(w->embeddingsPage(), &EmbeddingsPage::layoutFinished);
+    StallMeter stall;
+    stall.start();
+    w->startAction()->trigger();
+    QCOMPARE(w->engine()->state(), EngineController::State::Starting);
+    QVERIFY(!w->startAction()->isEnabled());
+
+    // The loss curve gets points while the run goes on.
+    CurvePlot* loss = w->monitorPage()->lossPlot();
+    QTRY_VERIFY_WITH_TIMEOUT(loss->pointCount("loss") >= 3, 60000);
+
+    // Pause: the engine stops stepping; resume: it goes on.
+    w->pauseAction()->trigger();
+    QCOMPARE(w->engine()->state(), EngineController::State::Paused);
+    QTest::qWait(600);  // a step in flight may still land
+    const int paused_points = loss->pointCount("loss");
+    QTest::qWait(800);
+    QCOMPARE(loss->pointCount("loss"), paused_points);
+    w->pauseAction()->trigger();
+    QCOMPARE(w->engine()->state(), EngineController::State::Running);
+    QTRY_VERIFY_WITH_TIMEOUT(loss->pointCount("loss") > paused_points, 20000);
+
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
+    stall.stop();
+    const RunSummary summary = finished.first().first().value<RunSummary>();
+    QCOMPARE(summary.status, QStringLiteral("finished"));
+    QCOMPARE(loss->pointCount("loss"), 3 * (1024 / 64));
+    QTRY_COMPARE(w->engine()->state(), EngineController::State::Idle);
+    QVERIFY(w->monitorPage()->knnPlot()->pointCount("knn") >= 3);  // step 0 and each epoch
+
+    // The runs table gains the run; the index (shared with the CLI) has it as finished.
+    QTRY_COMPARE_WITH_TIMEOUT(w->runsPage()->runCount(), rows_before + 1, 10000);
+    QCOMPARE(index.list().size(), runs_before + 1);
+    QCOMPARE(index.list().front().status, std::string("finished"));
+
+    // The embedding map was laid out from the live snapshots.
+    QTRY_VERIFY_WITH_TIMEOUT(layouts.count() >= 1, 120000);
+    QCOMPARE(w->embeddingsPage()->scatter()->pointCount(), 300);
+
+    qInfo("longest event-loop stall during training: %.1f ms", stall.longestMs());
+    QVERIFY2(stall.longestMs() < 50.0, "the GUI thread stalled for 50 ms or more during training");
+  }
+
+  void stopKeepsACheckpointAndResumeContinues() {
+    auto w = makeWindow();
+    w->setExperiment(tinyExperiment("gui-stop", 4));
+    QSignalSpy started(w->engine(), &EngineController::runStarted);
+    QSignalSpy finished(w->engine(), &EngineController::runFinished);
+    w->startTraining();
+    QTRY_VERIFY_WITH_TIMEOUT(w->monitorPage()->lossPlot()->pointCount("loss") >= 2, 60000);
+    w->stopAction()->trigger();
+    QCOMPARE(w->engine()->state(), EngineController::State::Stopping);
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
+    const RunSummary stopped = finished.takeFirst().first().value<RunSummary>();
+    QCOMPARE(stopped.status, QStringLiteral("cancelled"));
+    QVERIFY(stopped.steps < 4 * 16);
+    QVERIFY(std::filesystem::exists(stopped.run_dir.toStdString() + "/checkpoints/last.pt"));
+    QTRY_COMPARE(w->engine()->state(), EngineController::State::Idle);
+
+    // Resume from the runs page: the run continues from its checkpoint to the end.
+    w->runsPage()->refresh();
+    w->resumeRun(stopped.run_dir);
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 300000);
+    const RunSummary resumed = finished.first().first().value<RunSummary>();
+    QCOMPARE(resumed.status, QStringLiteral("finished"));
+    QCOMPARE(resumed.run_dir, stopped.run_dir);
+    QCOMPARE(resumed.steps, qint64(4 * 16));
+  }
+
+  void corruptDatasetShowsAnErrorAndTheAppStaysUsable() {
+    auto w = makeWindow();
+    const std::string dir = test::scratchDir("gui-corrupt");
+    const std::string bad = dir + "/broken.csds";
+    {
+      std::ofstream out(bad, std::ios::binary);
+      out << "CSDS this is not a packed dataset";
+    }
+    ExperimentConfig c = tinyExperiment("gui-corrupt");
+    c.dataset.kind = "packed";
+    c.dataset.path = bad;
+    w->setExperiment(c);
+    QSignalSpy errors(w->dataPage(), &DataPage::errorOccurred);
+    w->dataPage()->load();
+    QTRY_VERIFY_WITH_TIMEOUT(errors.count() == 1, 20000);
+    QVERIFY2(w->dataPage()->errorText().contains(QStringLiteral("broken.csds")), qPrintable(w->dataPage()->errorText()));
+    QVERIFY(!w->dataPage()->busy());
+
+    // Training on it fails with a message naming the file; the window keeps working.
+    QSignalSpy failed(w->engine(), &EngineController::runFailed);
+    w->startTraining();
+    QTRY_VERIFY_WITH_TIMEOUT(failed.count() == 1, 30000);
+    QVERIFY2(w->lastError().contains(QStringLiteral("broken.csds")), qPrintable(w->lastError()));
+    QTRY_COMPARE(w->engine()->state(), EngineController::State::Idle);
+    QVERIFY(w->startAction()->isEnabled());
+
+    c.dataset = DatasetConfig{};
+    c.dataset.train_limit = 512;
+    w->setExperiment(c);
+    loadData(*w);
+    QVERIFY(w->dataPage()->errorText().isEmpty());
+    QCOMPARE(w->dataPage()->images()->train.count, int64_t(512));
+  }
+
+  void closingDuringARunStopsItWithACheckpoint() {
+    auto w = makeWindow();
+    w->setExperiment(tinyExperiment("gui-close", 20));
+    QSignalSpy started(w->engine(), &EngineController::runStarted);
+    w->startTraining();
+    QTRY_VERIFY_WITH_TIMEOUT(w->monitorPage()->lossPlot()->pointCount("loss") >= 2, 60000);
+    const QString run_dir = w->engine()->currentRunDir();
+    QVERIFY(!run_dir.isEmpty());
+    QString asked;
+    w->setCloseConfirmation([&asked](const QString& question) {
+      asked = question;
+      return true;
+    });
+    QVERIFY(w->close());
+    QVERIFY(asked.contains(QStringLiteral("checkpoint")));
+    QCOMPARE(w->engine()->state(), EngineController::State::Idle);
+    QVERIFY(std::filesystem::exists(run_dir.toStdString() + "/checkpoints/last.pt"));
+    QCOMPARE(readRunRecord(run_dir.toStdString()).status, std::string("cancelled"));
+  }
+};
+
+QTEST_MAIN(GuiTest)
+#include "test_gui.moc"
