@@ -21,6 +21,12 @@ inline std::string testPath(const char* variable) {
 inline std::string scratchRoot() { return testPath("STUDIO_TEST_SCRATCH"); }
 inline std::string sourceDir() { return testPath("STUDIO_SOURCE_DIR"); }
 inline std::string cliPath() { return testPath("STUDIO_CLI_PATH"); }
+// The Python of the environment ./studio setup makes (torch, torchvision, onnxruntime, ...),
+// or empty when the build was configured without one (tests that need it skip, saying so).
+inline std::string pythonPath() {
+  const char* value = std::getenv("STUDIO_PYTHON");
+  return value && *value && std::filesystem::exists(value) ? value : std::string();
+}
 
 // A fresh, empty folder under the build tree's scratch area, named after the test.
 inline std::string scratchDir(const std::string& name) {
