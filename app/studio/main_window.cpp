@@ -30,7 +30,9 @@ namespace studio {
 
 namespace {
 
-const char* const kExperimentFilter = QT_TRANSLATE_NOOP("MainWindow", "Experiments (*.json);;All files (*)");
+// Experiments are JSON; *.csexp.json is the name the desktop's MIME type recognises.
+const char* const kExperimentFilter =
+    QT_TRANSLATE_NOOP("MainWindow", "Experiments (*.csexp.json *.json);;All files (*)");
 
 ExperimentConfig readPresetResource(const QString& resource) {
   QFile file(resource);
@@ -168,13 +170,13 @@ void MainWindow::createMenus() {
     QString path = experiment_path_;
     if (path.isEmpty())
       path = QFileDialog::getSaveFileName(this, tr("Save experiment"),
-                                          QString::fromStdString(currentExperiment().name) + QStringLiteral(".json"),
+                                          QString::fromStdString(currentExperiment().name) + QStringLiteral(".csexp.json"),
                                           tr(kExperimentFilter));
     if (!path.isEmpty()) saveExperiment(path);
   });
   file->addAction(tr("Save experiment &as…"), QKeySequence::SaveAs, this, [this]() {
     const QString path = QFileDialog::getSaveFileName(
-        this, tr("Save experiment"), QString::fromStdString(currentExperiment().name) + QStringLiteral(".json"),
+        this, tr("Save experiment"), QString::fromStdString(currentExperiment().name) + QStringLiteral(".csexp.json"),
         tr(kExperimentFilter));
     if (!path.isEmpty()) saveExperiment(path);
   });
