@@ -82,7 +82,7 @@ void augmentView(const uint8_t* image, const float* row, const float* blur_weigh
 }  // namespace
 
 torch::Tensor applyFusedCpu(const Augmenter& augmenter, const torch::Tensor& images, const torch::Tensor& indices,
-                            const torch::Tensor& table, bool normalize, bool channels_last) {
+                            const torch::Tensor& table, bool normalize, bool channels_last, bool use_threads) {
   TORCH_CHECK(images.device().is_cpu() && images.scalar_type() == torch::kUInt8 && images.dim() == 4,
               "applyFusedCpu: images must be uint8 [M,C,H,W] on the CPU");
   TORCH_CHECK(table.dim() == 2 && table.size(1) == kAugmentColumns, "applyFusedCpu: the table must be [N, ",
@@ -116,7 +116,8 @@ torch::Tensor applyFusedCpu(const Augmenter& augmenter, const torch::Tensor& ima
   const float* rows = t.data_ptr<float>();
   const float* w = weights.defined() ? weights.data_ptr<float>() : nullptr;
   float* out_base = out.data_ptr<float>();  // NCHW or NHWC storage; one view is C*S*S floats either way
-  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+  // One view per task; a grain of n runs the whole batch inline on this thread.
+  at::parallel_for(0, n, use_threads ? 1 : std::max<int64_t>(n, 1), [&](int64_t begin, int64_t end) {
     Scratch s;
     s.unit.resize(static_cast<size_t>(C * S * S));
     if (p.blur) s.blurred.resize(s.unit.size());

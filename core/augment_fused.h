@@ -13,8 +13,10 @@ namespace studio {
 // images: uint8 [M,C,H,W] on the CPU (a whole dataset or a batch); indices: int64 [N], the
 // image of each view (undefined = images 0..N-1); table: float32 [N, kAugmentColumns].
 // Returns float32 [N,C,S,S], normalised unless asked not to, in channels-last memory when asked.
-// The result depends on the inputs only, not on the number of threads.
+// use_threads = false keeps the work on the calling thread. The result depends on the
+// inputs only, not on the number of threads.
 torch::Tensor applyFusedCpu(const Augmenter& augmenter, const torch::Tensor& images, const torch::Tensor& indices,
-                            const torch::Tensor& table, bool normalize = true, bool channels_last = false);
+                            const torch::Tensor& table, bool normalize = true, bool channels_last = false,
+                            bool use_threads = true);
 
 }  // namespace studio

@@ -4,6 +4,8 @@
 
 #include <c10/core/Device.h>
 
+#include "core/engine_plan.h"
+
 namespace studio {
 
 // spec: auto | cpu | cuda | cuda:N. Throws studio::Error(BadInput), naming the setting
@@ -13,5 +15,8 @@ c10::Device resolveDevice(const std::string& spec, const std::string& setting_na
 bool isDeviceSpec(const std::string& spec);
 std::string describeDevice(const c10::Device& device);  // e.g. "cpu (2 threads)", "cuda:0 (NVIDIA H100)"
 bool cudaAvailable();
+// Name, memory and bf16 support of a CUDA device (CPU: defaults); the CUDA kernels'
+// presence in this build.
+DeviceFacts queryDeviceFacts(const c10::Device& device);
 
 }  // namespace studio
