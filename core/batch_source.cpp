@@ -40,6 +40,8 @@ void BatchSource::stop() {
 }
 
 BatchSource::Prepared BatchSource::prepareHost(int64_t step, int64_t count, Order& order, bool use_threads) const {
+  const auto start = std::chrono::steady_clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   const auto& o = options_;
   const int64_t epoch = step / o.steps_per_epoch;
   if (order.epoch != epoch) {
@@ -68,6 +70,7 @@ BatchSource::Prepared BatchSource::prepareHost(int64_t step, int64_t count, Orde
       p.views = torch::cat({augmenter_.apply(batch, p1), augmenter_.apply(batch, p2)});
       if (o.plan.channels_last) p.views = p.views.contiguous(torch::MemoryFormat::ChannelsLast);
     }
+    p.work_seconds = seconds();
     return p;
   }
   // CUDA: the device does the augmentation; the host hands over indices and tables (and
@@ -82,6 +85,7 @@ BatchSource::Prepared BatchSource::prepareHost(int64_t step, int64_t count, Orde
   p.pipeline = augmenter_.pipeline(p.table, /*normalize=*/true, o.plan.channels_last);
   if (o.plan.fused_augment && p.pipeline.blur) p.weights = augmenter_.blurWeights(p.table).pin_memory();
   p.table = p.table.pin_memory();
+  p.work_seconds = seconds();
   return p;
 }
 
@@ -147,6 +151,7 @@ torch::Tensor BatchSource::views(int64_t step) {
   torch::Tensor result;
   if (options_.plan.prefetch <= 0 || step >= options_.end_step) {
     Prepared p = prepareHost(step, options_.batch_size, order_, /*use_threads=*/true);
+    last_work_seconds_ = p.work_seconds;
     result = finish(p);
   } else {
     if (!thread_.joinable() || step != expected_step_) startThread(step);
@@ -166,6 +171,7 @@ torch::Tensor BatchSource::views(int64_t step) {
     }
     changed_.notify_all();
     TORCH_INTERNAL_ASSERT(p.step == step, "BatchSource: the queue is out of step");
+    last_work_seconds_ = p.work_seconds;
     result = finish(p);
   }
   last_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -48,8 +48,10 @@ class BatchSource {
   // Stops the background thread and frees the queue (idempotent).
   void stop();
 
-  // Seconds the last views() call spent on this thread (waiting for the queue included).
+  // Seconds the last views() call spent on this thread (waiting for the queue included),
+  // and seconds the host spent preparing those views, on whichever thread did it.
   double lastSeconds() const { return last_seconds_; }
+  double lastHostWorkSeconds() const { return last_work_seconds_; }
   const torch::Tensor& deviceImages() const { return device_images_; }
 
  private:
@@ -62,6 +64,7 @@ class BatchSource {
     torch::Tensor batch;    // uint8 [B,C,H,W] gathered on the host (CUDA, not resident)
     torch::Tensor views;    // CPU device: the finished views
     augmath::Pipeline pipeline;
+    double work_seconds = 0;  // host time spent preparing this step
   };
   struct Order {
     int64_t epoch = -1;
@@ -85,7 +88,7 @@ class BatchSource {
   std::exception_ptr error_;
   bool stopping_ = false;
   int64_t expected_step_ = -1;
-  double last_seconds_ = 0;
+  double last_seconds_ = 0, last_work_seconds_ = 0;
 };
 
 }  // namespace studio
