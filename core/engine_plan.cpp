@@ -93,6 +93,9 @@ EnginePlan planEngine(const EngineConfig& config, const c10::Device& device, int
   plan.prefetch = config.prefetch;
   plan.tf32 = cuda && config.tf32;
   plan.cudnn_benchmark = cuda && config.cudnn_benchmark;
+  if (config.cuda_graph && cuda && !facts.kernels)
+    throwBadInput("config: engine.cuda_graph = true, but this build has no gpu/ library (nvcc was not found when it was "
+                  "built)");
   plan.cuda_graph = cuda && config.cuda_graph;
   if (config.cuda_graph && !cuda) plan.notes.push_back("engine.cuda_graph applies to CUDA devices only: off on the CPU");
   return plan;

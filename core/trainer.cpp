@@ -25,6 +25,10 @@
 #include "core/run_embeddings.h"
 #include "core/run_index.h"
 
+#if STUDIO_HAVE_GPU_KERNELS
+#include "gpu/captured_step.h"
+#endif
+
 namespace studio {
 namespace {
 
@@ -388,6 +392,15 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
       mark(t ? &t->backward_ms : nullptr, since);
       return result;
     };
+#if STUDIO_HAVE_GPU_KERNELS
+    // CUDA-graph capture of the forward and backward pass (engine.cuda_graph).
+    std::unique_ptr<gpu::CapturedStep> graph;
+    if (plan.cuda_graph)
+      graph = std::make_unique<gpu::CapturedStep>([&](const torch::Tensor& views) {
+        const NtXentResult r = forwardBackward(views, nullptr);
+        return std::vector<torch::Tensor>{r.loss, r.pos_accuracy};
+      });
+#endif
     bool in_optimizer_step = false, in_evaluation = false;
     torch::Tensor fixed_views;  // benchmarks: the first step's views, reused
     try {
@@ -408,8 +421,26 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
         if (profiling && device.is_cuda()) at::accelerator::synchronizeDevice(device.index() < 0 ? 0 : device.index());
         times.augment_ms = secondsSince(t0) * 1000.0;
 
-        optimizer.zeroGrad();
-        const NtXentResult result = forwardBackward(views, profiling ? &times : nullptr);
+        NtXentResult result;
+#if STUDIO_HAVE_GPU_KERNELS
+        if (graph) {
+          // Once captured, the replays write the gradients in place: they are not reset.
+          if (!graph->captured()) optimizer.zeroGrad();
+          const auto t_pass = Clock::now();
+          const auto outputs = graph->run(views);
+          result.loss = outputs[0];
+          result.pos_accuracy = outputs[1];
+          if (profiling) {
+            at::accelerator::synchronizeDevice(device.index() < 0 ? 0 : device.index());
+            times.forward_ms = secondsSince(t_pass) * 1000.0;  // forward and backward in one replay
+            times.loss_ms = times.backward_ms = 0;
+          }
+        } else
+#endif
+        {
+          optimizer.zeroGrad();
+          result = forwardBackward(views, profiling ? &times : nullptr);
+        }
         const double lr = optimizer.lrAt(step);
         const auto t_opt = Clock::now();
         in_optimizer_step = true;

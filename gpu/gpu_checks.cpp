@@ -273,6 +273,34 @@ std::vector<CheckResult> runTrainingChecks(const std::string& scratch_dir) {
                          ok ? format("|difference| %.2e (bound %.0e)", d, v.bound) : reference.error + r.error));
   }
 
+  // CUDA graphs: with deterministic cuDNN, the replayed steps follow the eager ones (a
+  // stale input or gradients the optimizer never sees would leave them at once); and a
+  // bf16 run with the graph learns like the fp32 one.
+  {
+    ExperimentConfig e = base;
+    e.train.max_steps = 12;
+    at::globalContext().setDeterministicCuDNN(true);
+    const RunLosses eager = train(e, runs);
+    e.engine.cuda_graph = true;
+    const RunLosses graphed = train(e, runs);
+    at::globalContext().setDeterministicCuDNN(false);
+    double worst = eager.losses.size() == 12 && graphed.losses.size() == 12 ? 0 : 1e9;
+    for (size_t i = 0; i < eager.losses.size() && i < graphed.losses.size(); ++i)
+      worst = std::max(worst, std::abs(eager.losses[i] - graphed.losses[i]));
+    out.push_back(result("CUDA graph: 12 steps (3 eager, capture, 8 replays) follow the eager run", worst <= 1e-3,
+                         eager.error + graphed.error + format("max |loss difference| %.2e (bound 1e-3)", worst)));
+    ExperimentConfig b = gpuConfig(data);
+    b.engine.cuda_graph = true;
+    const RunLosses g = train(b, runs);
+    const size_t m = g.losses.size();
+    const bool learned = g.error.empty() && m == n && ran && meanOf(g.losses, m - 10, m) < meanOf(g.losses, 0, 5) - 0.3 &&
+                         std::abs(meanOf(g.losses, m - 10, m) - meanOf(fp32.losses, n - 10, n)) <
+                             0.1 * (meanOf(fp32.losses, 0, 5) - meanOf(fp32.losses, n - 10, n));
+    out.push_back(result("CUDA graph + bf16: loss falls and overlaps fp32", learned,
+                         g.error + format("last 10 steps: graph %.3f, fp32 %.3f", meanOf(g.losses, m - 10, m),
+                                          meanOf(fp32.losses, n - 10, n))));
+  }
+
   // Out of memory: cap the allocator well below what batch 8192 of ResNet-18 needs.
   {
     ExperimentConfig e = gpuConfig(data);

@@ -168,6 +168,10 @@ class TestEngine : public QObject {
     EngineConfig fused;
     fused.augment = "fused";
     QVERIFY(contains(expectError([&] { planEngine(fused, cuda, 1000, t4); }), "this build has no CUDA kernels"));
+    EngineConfig graph;
+    graph.cuda_graph = true;
+    QVERIFY(contains(expectError([&] { planEngine(graph, cuda, 1000, t4); }), "engine.cuda_graph = true, but this build"));
+    QVERIFY(planEngine(graph, cuda, 1000, h200).cuda_graph);
     // Unknown free memory: the images stay on the host.
     DeviceFacts unknown = h200;
     unknown.free_bytes = -1;
