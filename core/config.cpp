@@ -254,6 +254,7 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
     r.boolean("cuda_graph", e.cuda_graph);
     r.choice("resident_data", e.resident_data, {"auto", "on", "off"});
     r.integer("prefetch", e.prefetch, 0, 2);
+    r.boolean("host_memory_cache", e.host_memory_cache);
   });
   top.finish();
   return c;
@@ -315,7 +316,8 @@ Json ExperimentConfig::toJson() const {
                  {"cudnn_benchmark", engine.cudnn_benchmark},
                  {"cuda_graph", engine.cuda_graph},
                  {"resident_data", engine.resident_data},
-                 {"prefetch", engine.prefetch}};
+                 {"prefetch", engine.prefetch},
+                 {"host_memory_cache", engine.host_memory_cache}};
   return j;
 }
 

@@ -95,6 +95,7 @@ struct EngineConfig {
   bool cuda_graph = false;             // CUDA: replay the forward+backward as one captured graph
   std::string resident_data = "auto";  // auto (on the GPU when it fits) | on | off: where the uint8 images live
   int64_t prefetch = 1;                // batches prepared ahead on a background thread (0 = none)
+  bool host_memory_cache = true;       // keep freed CPU tensor memory for reuse during the run
 };
 
 struct ExperimentConfig {

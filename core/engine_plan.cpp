@@ -37,6 +37,7 @@ std::string EnginePlan::summary() const {
   if (tf32) parts.push_back("TF32");
   if (cudnn_benchmark) parts.push_back("cuDNN autotuning");
   if (cuda_graph) parts.push_back("CUDA graph");
+  if (host_memory_cache) parts.push_back("cached host memory");
   parts.push_back(prefetch > 0 ? std::to_string(prefetch) + " batch" + (prefetch > 1 ? "es" : "") + " prepared ahead"
                                : "no prefetch");
   std::string s;
@@ -91,6 +92,7 @@ EnginePlan planEngine(const EngineConfig& config, const c10::Device& device, int
   }
 
   plan.prefetch = config.prefetch;
+  plan.host_memory_cache = config.host_memory_cache;
   plan.tf32 = cuda && config.tf32;
   plan.cudnn_benchmark = cuda && config.cudnn_benchmark;
   if (config.cuda_graph && cuda && !facts.kernels)

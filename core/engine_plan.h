@@ -31,6 +31,7 @@ struct EnginePlan {
   int64_t prefetch = 0;       // batches prepared ahead on a background thread
   bool cuda_graph = false;
   bool tf32 = false, cudnn_benchmark = false;
+  bool host_memory_cache = false;
   std::vector<std::string> notes;  // fallbacks taken, in words
   // "CUDA augmentation kernels, images on the GPU (47.0 MB), bf16 autocast, channels-last, ..."
   std::string summary() const;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "core/augment.h"
 #include "core/autocast_scope.h"
@@ -17,6 +18,7 @@
 #include "core/device.h"
 #include "core/engine_plan.h"
 #include "core/error.h"
+#include "core/host_memory_cache.h"
 #include "core/knn.h"
 #include "core/losses.h"
 #include "core/models.h"
@@ -268,6 +270,8 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
     Augmenter augmenter(config_.augment, data.train.channels(), data.train.height(), data.train.width());
     const EnginePlan plan = planEngine(config_.engine, device, data.train.images.numel(), queryDeviceFacts(device));
     applyDeviceSettings(plan);
+    std::optional<HostMemoryCache> host_cache;
+    if (plan.host_memory_cache) host_cache.emplace();
     torch::manual_seed(static_cast<uint64_t>(tc.seed));
     ContrastiveModel model = makeContrastiveModel(config_.model, data.train.channels(), augmenter.outSize());
     model->to(device);

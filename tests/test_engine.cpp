@@ -17,6 +17,7 @@
 #include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/engine_plan.h"
+#include "core/host_memory_cache.h"
 #include "core/run_folder.h"
 #include "core/run_index.h"
 #include "core/trainer.h"
@@ -95,7 +96,7 @@ class TestEngine : public QObject {
     QCOMPARE(QString::fromStdString(c.engine.augment), QString("torch"));
     QCOMPARE(QString::fromStdString(c.engine.resident_data), QString("off"));
     QCOMPARE(c.engine.prefetch, int64_t(2));
-    QVERIFY(c.engine.cuda_graph && !c.engine.tf32);
+    QVERIFY(c.engine.cuda_graph && !c.engine.tf32 && c.engine.host_memory_cache);
     // Round trip through JSON.
     const auto back = ExperimentConfig::fromJson(c.toJson());
     QCOMPARE(QString::fromStdString(back.toJson().dump()), QString::fromStdString(c.toJson().dump()));
@@ -115,7 +116,7 @@ class TestEngine : public QObject {
     QCOMPARE(plan.prefetch, int64_t(1));
     QVERIFY(plan.notes.empty());
     QCOMPARE(QString::fromStdString(plan.summary()),
-             QString("fused augmentation on CPU threads, fp32, 1 batch prepared ahead"));
+             QString("fused augmentation on CPU threads, fp32, cached host memory, 1 batch prepared ahead"));
     e.precision = "bf16";
     e.cuda_graph = true;
     e.augment = "torch";
@@ -138,7 +139,7 @@ class TestEngine : public QObject {
             plan.cudnn_benchmark && !plan.cuda_graph);
     QCOMPARE(QString::fromStdString(plan.summary()),
              QString("CUDA augmentation kernels, images on the GPU (47.0 MB), bf16 autocast, channels-last, TF32, "
-                     "cuDNN autotuning, 1 batch prepared ahead"));
+                     "cuDNN autotuning, cached host memory, 1 batch prepared ahead"));
 
     // Too big to keep on the device: a clear fallback, or a refusal when asked for.
     const int64_t huge = 120'000'000'000;
@@ -190,6 +191,38 @@ class TestEngine : public QObject {
     const auto none = probeFittingBatch(16, 2, [](int64_t) { return false; });
     QCOMPARE(none.fitting, int64_t(0));
     QCOMPARE(none.tried.size(), size_t(3));  // 8, 4, 2
+  }
+
+  void hostMemoryCacheReusesFreedBlocks() {
+    auto* before = c10::GetCPUAllocator();
+    const int64_t reuses = HostMemoryCache::reuses();
+    {
+      HostMemoryCache cache;
+      QVERIFY(c10::GetCPUAllocator() != before);
+      void* first = nullptr;
+      {
+        auto t = torch::full({1 << 18}, 3.0f);  // 1 MiB
+        first = t.data_ptr();
+      }
+      QCOMPARE(HostMemoryCache::cachedBytes(), int64_t(1) << 20);
+      auto again = torch::zeros({1 << 18});  // the same size: the same block, zeroed as asked
+      QCOMPARE(again.data_ptr(), first);
+      QCOMPARE(again.sum().item<float>(), 0.f);
+      QCOMPARE(HostMemoryCache::reuses(), reuses + 1);
+      auto small = torch::ones({16});  // small blocks are not kept
+      (void)small;
+      {
+        HostMemoryCache nested;  // shares the first
+      }
+      QVERIFY(c10::GetCPUAllocator() != before);
+    }
+    QCOMPARE(c10::GetCPUAllocator(), before);
+    QCOMPARE(HostMemoryCache::cachedBytes(), int64_t(0));
+    // Raw allocations (oneDNN's) go through it as well.
+    HostMemoryCache cache;
+    void* raw = c10::GetCPUAllocator()->raw_allocate(1 << 20);
+    c10::GetCPUAllocator()->raw_deallocate(raw);
+    QCOMPARE(HostMemoryCache::cachedBytes(), int64_t(1) << 20);
   }
 
   void autocastScopeOnTheCpu() {
@@ -306,6 +339,7 @@ class TestEngine : public QObject {
 
     // A step's largest single allocation scales with the batch (measured: 1,179,648 bytes at
     // B = 64, half that at 32). From step 3 on, allocations above 800 kB fail.
+    config.engine.host_memory_cache = false;  // the cache would serve the repeated sizes
     auto* real = c10::GetCPUAllocator();
     CappedAllocator capped(real);
     c10::SetCPUAllocator(&capped);
