@@ -174,6 +174,17 @@ def main():
                 row[side]["plan"] = rs[0].get("plan", "")
         results.append({"role": "summary", **row})
 
+    # On the CPU: which applier is faster for one step's views (the engine's choice).
+    applier = []
+    if a.device == "cpu":
+        for name, batch in plan:
+            for t in sorted({1, threads}):
+                res = run_json([sb, "augment", "--config", name, "--data", prepared[name]["csds"], "--batch", str(batch),
+                                "--threads", str(t)])
+                if res:
+                    applier.append(res)
+                    results.append({"role": "augment", **res})
+
     # The tables.
     lines = []
     rows = [r for r in results if r.get("role") == "summary"]
@@ -207,6 +218,13 @@ def main():
             lines.append("| %s | %d | %s | %s | %s | %s (%s%%) |" % (
                 r["config"], r["batch"], fmt(within, 2) + "x" if within else "-", fmt(g and g["images_per_s"]),
                 fmt(vs, 2) + "x" if vs else "-", fmt(o and o["achieved_tflops"], 1), fmt(share, 0)))
+    if applier:
+        lines.append("")
+        lines.append("| config | views | threads | fused applier ms | torch-ops pipeline ms | fused faster by |")
+        lines.append("|---|---|---|---|---|---|")
+        for r in applier:
+            lines.append("| %s | %d | %d | %.1f | %.1f | %.2fx |" % (r["config"], r["views"], r["threads"], r["fused_ms"],
+                                                              r["torch_ops_ms"], r["torch_ops_ms"] / r["fused_ms"]))
     plans = sorted({r["ours"]["plan"].split("; ", 1)[-1] for r in rows if r.get("ours")})
     lines.append("")
     lines.append("Milliseconds are medians of the profiled steps (device synchronised between phases); aug is the "

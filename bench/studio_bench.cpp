@@ -13,6 +13,9 @@
 //                                                images/s from the S plain steps, the step's
 //                                                breakdown from the P profiled ones; one JSON line
 //   studio-bench matmul --device cuda            measured bf16 matrix-product rate (TFLOP/s)
+//   studio-bench augment --config NAME --data DIR/NAME.csds --batch B [--threads T] [--repeats R]
+//                                                the views of one step (2B) on the CPU: the fused
+//                                                applier against the torch-ops pipeline, median ms
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -26,6 +29,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/augment.h"
+#include "core/augment_fused.h"
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/device.h"
@@ -287,6 +292,38 @@ int run(const Args& a) {
   return 0;
 }
 
+int augment(const Args& a) {
+  const BenchConfig& b = findConfig(a.get("config"));
+  const std::string data = a.get("data");
+  if (data.empty()) studio::throwBadInput("studio-bench augment: --data FILE.csds is required");
+  const Json stats = Json::parse(studio::readTextFile(data.substr(0, data.size() - 5) + ".json"));
+  const int64_t batch = a.integer("batch", 256), repeats = a.integer("repeats", 7), threads = a.integer("threads", 0);
+  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  studio::AugmentConfig config = b.experiment.augment;
+  config.mean = stats["mean"].get<std::vector<double>>();
+  config.std = stats["std"].get<std::vector<double>>();
+  const studio::Dataset d = studio::readPackedAsDataset(data);
+  const studio::Augmenter aug(config, d.channels(), d.height(), d.width());
+  const auto idx = torch::arange(std::min(batch, d.size()), torch::kLong);
+  std::vector<double> fused_ms, torch_ms;
+  for (int64_t r = 0; r < repeats; ++r) {
+    auto gen = studio::makeStepGenerator(0, r);
+    const auto p1 = aug.sample(idx.size(0), gen), p2 = aug.sample(idx.size(0), gen);
+    auto t0 = std::chrono::steady_clock::now();
+    const auto batch_images = d.images.index_select(0, idx);
+    const auto reference = torch::cat({aug.apply(batch_images, p1), aug.apply(batch_images, p2)});
+    torch_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    t0 = std::chrono::steady_clock::now();
+    const auto fused = studio::applyFusedCpu(aug, d.images, torch::cat({idx, idx}), torch::cat({p1.table, p2.table}));
+    fused_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const Json out = {{"config", b.name},         {"batch", batch},
+                    {"views", 2 * idx.size(0)}, {"threads", torch::get_num_threads()},
+                    {"fused_ms", median(fused_ms)}, {"torch_ops_ms", median(torch_ms)}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
 int matmul(const Args& a) {
   const torch::Device device = studio::resolveDevice(a.get("device", "cuda"), "--device");
   const int64_t n = a.integer("size", 8192);
@@ -329,7 +366,8 @@ int main(int argc, char** argv) {
     if (a.command == "prepare") return prepare(a);
     if (a.command == "run") return run(a);
     if (a.command == "matmul") return matmul(a);
-    std::cerr << "usage: studio-bench configs | prepare | run | matmul (see bench/studio_bench.cpp)\n";
+    if (a.command == "augment") return augment(a);
+    std::cerr << "usage: studio-bench configs | prepare | run | augment | matmul (see bench/studio_bench.cpp)\n";
     return 2;
   } catch (const studio::Error& e) {
     std::cerr << "studio-bench: " << e.what() << "\n";
