@@ -355,6 +355,7 @@ int matmul(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  studio::loadCudaSupport();  // before anything asks torch about CUDA
   try {
     const Args a = parse(argc, argv);
     if (a.command == "configs") {

@@ -19,4 +19,13 @@ bool cudaAvailable();
 // presence in this build.
 DeviceFacts queryDeviceFacts(const c10::Device& device);
 
+// Builds linked against LibTorch's CPU libraries only (the installed package) get CUDA from
+// the optional add-on: libtorch_cuda.so loaded at start registers torch's CUDA backend.
+// Call it first thing in main(), before anything asks torch about CUDA (torch caches the
+// answer). Idempotent; a no-op in builds linked with CUDA.
+void loadCudaSupport();
+// One line on where CUDA support stands: linked, loaded from the add-on, or why not
+// ("libtorch_cuda.so: cannot open shared object file ..."), and the devices found.
+std::string cudaSupportSummary();
+
 }  // namespace studio

@@ -95,9 +95,10 @@ EnginePlan planEngine(const EngineConfig& config, const c10::Device& device, int
   plan.host_memory_cache = config.host_memory_cache;
   plan.tf32 = cuda && config.tf32;
   plan.cudnn_benchmark = cuda && config.cudnn_benchmark;
-  if (config.cuda_graph && cuda && !facts.kernels)
-    throwBadInput("config: engine.cuda_graph = true, but this build has no gpu/ library (nvcc was not found when it was "
-                  "built)");
+  if (config.cuda_graph && cuda && !facts.cuda_graphs)
+    throwBadInput(std::string("config: engine.cuda_graph = true, but this build cannot capture CUDA graphs (") +
+                  (facts.kernels ? "its LibTorch is linked without the CUDA runtime" : "nvcc was not found when it was built") +
+                  "): use false");
   plan.cuda_graph = cuda && config.cuda_graph;
   if (config.cuda_graph && !cuda) plan.notes.push_back("engine.cuda_graph applies to CUDA devices only: off on the CPU");
   return plan;

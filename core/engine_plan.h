@@ -19,6 +19,7 @@ struct DeviceFacts {
   int64_t free_bytes = -1, total_bytes = -1;
   bool bf16 = false;
   bool kernels = false;
+  bool cuda_graphs = false;  // this build can capture CUDA graphs (gpu/captured_step.h)
 };
 
 struct EnginePlan {

@@ -28,6 +28,7 @@ int report(const std::vector<studio::gpu::CheckResult>& results) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  studio::loadCudaSupport();  // before anything asks torch about CUDA
   if (!studio::cudaAvailable()) {
     std::printf("studio-gpu-check: no CUDA device is available here; nothing was checked (SKIPPED)\n");
     return 0;

@@ -135,6 +135,7 @@ class TestEngine : public QObject {
     h200.free_bytes = 139'000'000'000;
     h200.bf16 = true;
     h200.kernels = true;
+    h200.cuda_graphs = true;
     const c10::Device cuda(c10::kCUDA, 0);
     const auto plan = planEngine(EngineConfig{}, cuda, 47'040'000, h200);
     QVERIFY(plan.fused_augment && plan.bf16 && plan.channels_last && plan.resident && plan.tf32 &&
@@ -162,6 +163,7 @@ class TestEngine : public QObject {
     t4.name = "Tesla T4";
     t4.bf16 = false;
     t4.kernels = false;
+    t4.cuda_graphs = false;
     const auto old = planEngine(EngineConfig{}, cuda, 1000, t4);
     QVERIFY(!old.bf16 && !old.fused_augment);
     QCOMPARE(old.notes.size(), size_t(2));
@@ -173,7 +175,8 @@ class TestEngine : public QObject {
     QVERIFY(contains(expectError([&] { planEngine(fused, cuda, 1000, t4); }), "this build has no CUDA kernels"));
     EngineConfig graph;
     graph.cuda_graph = true;
-    QVERIFY(contains(expectError([&] { planEngine(graph, cuda, 1000, t4); }), "engine.cuda_graph = true, but this build"));
+    QVERIFY(contains(expectError([&] { planEngine(graph, cuda, 1000, t4); }),
+                     "engine.cuda_graph = true, but this build cannot capture CUDA graphs (nvcc was not found"));
     QVERIFY(planEngine(graph, cuda, 1000, h200).cuda_graph);
     // Unknown free memory: the images stay on the host.
     DeviceFacts unknown = h200;

@@ -21,6 +21,7 @@
 #include "app/cli/progress_printer.h"
 #include "core/config.h"
 #include "core/dataset.h"
+#include "core/device.h"
 #include "core/embedding_export.h"
 #include "core/error.h"
 #include "core/evaluation.h"
@@ -63,6 +64,7 @@ Commands:
   duplicates RUN [--threshold T]              near-duplicates in the training bank and leaks into
                                               the held-out split (cosine >= T, default 0.98)
   export RUN --format npy|tsv [--out DIR]     embeddings as .npy, or TSV + metadata for TensorBoard
+  info                                        version, LibTorch, CPU threads, CUDA support and devices
 
 Options for every command:
   --runs-dir DIR   where runs live (default: $STUDIO_RUNS_DIR or ~/.local/share/contrastive-studio/runs)
@@ -540,9 +542,26 @@ int cmdExport(const Args& a) {
   return kExitOk;
 }
 
+// What this installation can do: version, LibTorch, threads, CUDA support and devices.
+int cmdInfo(const Args& a) {
+  Json j = {{"version", STUDIO_VERSION},
+            {"libtorch", TORCH_VERSION},
+            {"cpu_threads", at::get_num_threads()},
+            {"cuda", studio::cudaSupportSummary()},
+            {"cuda_devices", studio::cudaAvailable() ? torch::cuda::device_count() : 0}};
+  if (a.json) {
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("contrastive-cli %s\nLibTorch %s, %d CPU threads\n%s\n", STUDIO_VERSION, TORCH_VERSION,
+                at::get_num_threads(), studio::cudaSupportSummary().c_str());
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  studio::loadCudaSupport();  // before anything asks torch about CUDA
   try {
     for (int i = 1; i < argc; ++i) {
       if (std::strcmp(argv[i], "--version") == 0) {
@@ -565,6 +584,7 @@ int main(int argc, char** argv) {
     if (a.command == "neighbours") return cmdNeighbours(a);
     if (a.command == "duplicates") return cmdDuplicates(a);
     if (a.command == "export") return cmdExport(a);
+    if (a.command == "info") return cmdInfo(a);
     if (a.command.empty()) {
       std::fprintf(stderr, "%s", kUsage);
       return kExitBadInput;
