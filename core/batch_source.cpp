@@ -2,6 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <chrono>
 
 #include "core/augment_fused.h"
@@ -111,6 +115,10 @@ torch::Tensor BatchSource::finish(Prepared& p) const {
 }
 
 void BatchSource::produce(int64_t first_step) {
+  // Background work yields to the training thread and to the GUI when the machine is busy
+  // (a per-thread nice value on Linux, inherited by the threads this one starts).
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  ::setpriority(PRIO_PROCESS, tid, ::getpriority(PRIO_PROCESS, tid) + 5);
   Order order;
   try {
     for (int64_t step = first_step; step < options_.end_step; ++step) {
