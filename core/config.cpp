@@ -244,6 +244,18 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
     r.integer("query_size", c.monitor.query_size, 0, int64_t(1) << 40);
     r.integer("map_size", c.monitor.map_size, 0, int64_t(1) << 40);
   });
+  readSection(top, "engine", [&](ObjectReader& r) {
+    auto& e = c.engine;
+    r.choice("augment", e.augment, {"auto", "fused", "torch"});
+    r.choice("precision", e.precision, {"auto", "fp32", "bf16"});
+    r.choice("channels_last", e.channels_last, {"auto", "on", "off"});
+    r.boolean("tf32", e.tf32);
+    r.boolean("cudnn_benchmark", e.cudnn_benchmark);
+    r.boolean("cuda_graph", e.cuda_graph);
+    r.choice("resident_data", e.resident_data, {"auto", "on", "off"});
+    r.integer("prefetch", e.prefetch, 0, 2);
+    r.boolean("host_memory_cache", e.host_memory_cache);
+  });
   top.finish();
   return c;
 }
@@ -297,6 +309,15 @@ Json ExperimentConfig::toJson() const {
                   {"bank_size", monitor.bank_size},
                   {"query_size", monitor.query_size},
                   {"map_size", monitor.map_size}};
+  j["engine"] = {{"augment", engine.augment},
+                 {"precision", engine.precision},
+                 {"channels_last", engine.channels_last},
+                 {"tf32", engine.tf32},
+                 {"cudnn_benchmark", engine.cudnn_benchmark},
+                 {"cuda_graph", engine.cuda_graph},
+                 {"resident_data", engine.resident_data},
+                 {"prefetch", engine.prefetch},
+                 {"host_memory_cache", engine.host_memory_cache}};
   return j;
 }
 

@@ -84,6 +84,20 @@ struct MonitorConfig {
   int64_t map_size = 2000;
 };
 
+// How the engine computes: settings that change speed and memory, not what is learned
+// (beyond floating-point rounding: bf16 autocast is the one with visible rounding).
+struct EngineConfig {
+  std::string augment = "auto";        // auto (fused: CUDA kernels / CPU threads) | fused | torch (the reference ops)
+  std::string precision = "auto";      // auto (bf16 autocast on CUDA devices that have it) | fp32 | bf16
+  std::string channels_last = "auto";  // auto (on CUDA) | on | off: NHWC activations and weights
+  bool tf32 = true;                    // CUDA: TF32 tensor cores for float32 matmuls and convolutions
+  bool cudnn_benchmark = true;         // CUDA: let cuDNN time its algorithms for each shape
+  bool cuda_graph = false;             // CUDA: replay the forward+backward as one captured graph
+  std::string resident_data = "auto";  // auto (on the GPU when it fits) | on | off: where the uint8 images live
+  int64_t prefetch = 1;                // batches prepared ahead on a background thread (0 = none)
+  bool host_memory_cache = true;       // keep freed CPU tensor memory for reuse during the run
+};
+
 struct ExperimentConfig {
   std::string name = "experiment";
   DatasetConfig dataset;
@@ -93,6 +107,7 @@ struct ExperimentConfig {
   OptimConfig optim;
   TrainConfig train;
   MonitorConfig monitor;
+  EngineConfig engine;
 
   // Throws studio::Error(BadInput) naming the key: "config: train.batch_size = 1 is out of
   // range [2, 65536]". Missing keys take their defaults.

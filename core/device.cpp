@@ -1,5 +1,6 @@
 #include "core/device.h"
 
+#include <c10/core/CachingDeviceAllocator.h>
 #include <torch/torch.h>
 
 #include <dlfcn.h>
@@ -7,6 +8,11 @@
 #include <mutex>
 
 #include "core/error.h"
+
+#if STUDIO_HAVE_GPU_KERNELS
+#include "gpu/captured_step.h"
+#include "gpu/device_info.h"
+#endif
 
 namespace studio {
 
@@ -84,7 +90,37 @@ c10::Device resolveDevice(const std::string& spec, const std::string& setting_na
 
 std::string describeDevice(const c10::Device& device) {
   if (device.is_cpu()) return "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
-  return device.str();
+  const DeviceFacts facts = queryDeviceFacts(device);
+  return facts.name.empty() ? device.str() : device.str() + " (" + facts.name + ")";
+}
+
+DeviceFacts queryDeviceFacts(const c10::Device& device) {
+  DeviceFacts facts;
+#if STUDIO_HAVE_GPU_KERNELS
+  facts.kernels = true;
+  facts.cuda_graphs = gpu::cudaGraphsAvailable();
+#endif
+  if (!device.is_cuda()) return facts;
+  const int index = device.has_index() ? device.index() : 0;
+#if STUDIO_HAVE_GPU_KERNELS
+  try {
+    const gpu::DeviceInfo info = gpu::deviceInfo(index);
+    facts.name = info.name;
+    facts.free_bytes = static_cast<int64_t>(info.free_bytes);
+    facts.total_bytes = static_cast<int64_t>(info.total_bytes);
+    facts.bf16 = info.supportsBfloat16();
+    return facts;
+  } catch (const std::exception&) {
+    // Fall through to what torch itself can say.
+  }
+#endif
+  try {
+    const auto [free, total] = c10::getDeviceAllocator(c10::kCUDA)->getMemoryInfo(static_cast<c10::DeviceIndex>(index));
+    facts.free_bytes = static_cast<int64_t>(free);
+    facts.total_bytes = static_cast<int64_t>(total);
+  } catch (const c10::Error&) {
+  }
+  return facts;
 }
 
 }  // namespace studio

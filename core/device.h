@@ -4,6 +4,8 @@
 
 #include <c10/core/Device.h>
 
+#include "core/engine_plan.h"
+
 namespace studio {
 
 // spec: auto | cpu | cuda | cuda:N. Throws studio::Error(BadInput), naming the setting
@@ -13,6 +15,9 @@ c10::Device resolveDevice(const std::string& spec, const std::string& setting_na
 bool isDeviceSpec(const std::string& spec);
 std::string describeDevice(const c10::Device& device);  // e.g. "cpu (2 threads)", "cuda:0 (NVIDIA H100)"
 bool cudaAvailable();
+// Name, memory and bf16 support of a CUDA device (CPU: defaults); the CUDA kernels'
+// presence in this build.
+DeviceFacts queryDeviceFacts(const c10::Device& device);
 
 // Builds linked against LibTorch's CPU libraries only (the installed package) get CUDA from
 // the optional add-on: libtorch_cuda.so loaded at start registers torch's CUDA backend.

@@ -58,7 +58,57 @@ void TrainingOptimizer::step(int64_t step) {
       if (w_norm > 0 && g_norm > 0) g.mul_(config_.lars_eta * w_norm / g_norm);
     }
   }
+  if (config_.name == "adamw" && fused_adamw_ && stepFusedAdamW()) return;
   optimizer_->step();
+}
+
+bool TrainingOptimizer::stepFusedAdamW() {
+  auto& adamw = static_cast<torch::optim::AdamW&>(*optimizer_);
+  // The fused kernel walks parameter, gradient and moments as one flat buffer each: their
+  // layouts must agree (they do unless a checkpoint brought moments in another layout).
+  for (auto& group : adamw.param_groups()) {
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      if (p.grad().strides() != p.strides() || !p.is_non_overlapping_and_dense()) return false;
+      auto it = adamw.state().find(p.unsafeGetTensorImpl());
+      if (it != adamw.state().end()) {
+        const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+        if (s.exp_avg().strides() != p.strides() || s.exp_avg_sq().strides() != p.strides()) return false;
+      }
+    }
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& group : adamw.param_groups()) {
+    const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
+    TORCH_CHECK(!o.amsgrad(), "fused AdamW: amsgrad is not used by the studio");
+    std::vector<torch::Tensor> params, grads, avgs, sqs;
+    int64_t step = 0;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      auto& slot = adamw.state()[p.unsafeGetTensorImpl()];
+      if (!slot) {  // as LibTorch's AdamW creates it on a parameter's first step
+        auto state = std::make_unique<torch::optim::AdamWParamState>();
+        state->step(0);
+        state->exp_avg(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        state->exp_avg_sq(torch::zeros_like(p, torch::MemoryFormat::Preserve));
+        slot = std::move(state);
+      }
+      auto& s = static_cast<torch::optim::AdamWParamState&>(*slot);
+      s.step(s.step() + 1);
+      step = s.step();  // the same for every parameter of the run
+      params.push_back(p);
+      grads.push_back(p.grad());
+      avgs.push_back(s.exp_avg());
+      sqs.push_back(s.exp_avg_sq());
+    }
+    if (params.empty()) continue;
+    // One step count for the whole group, on the parameters' device, read by the kernel.
+    const auto count = torch::full({}, static_cast<double>(step), params[0].options().dtype(torch::kFloat32));
+    const std::vector<torch::Tensor> steps(params.size(), count);
+    at::_fused_adamw_(params, grads, avgs, sqs, {}, steps, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()),
+                      o.weight_decay(), o.eps(), /*amsgrad=*/false, /*maximize=*/false);
+  }
+  return true;
 }
 
 void TrainingOptimizer::save(torch::serialize::OutputArchive& archive) const { optimizer_->save(archive); }

@@ -25,11 +25,20 @@ class TrainingOptimizer {
   void save(torch::serialize::OutputArchive& archive) const;
   void load(torch::serialize::InputArchive& archive);
 
+  // AdamW's update as torch's fused multi-tensor kernel (one pass over the parameters, a
+  // couple of kernels on a GPU instead of several per parameter), on the state the
+  // LibTorch AdamW keeps, so checkpoints do not change. On by default; the LibTorch loop is
+  // the reference the tests compare it to.
+  void setFusedAdamW(bool on) { fused_adamw_ = on; }
+
  private:
+  bool stepFusedAdamW();
+
   OptimConfig config_;
   int64_t warmup_steps_, total_steps_;
   std::vector<torch::Tensor> decay_, no_decay_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  bool fused_adamw_ = true;
 };
 
 }  // namespace studio
