@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -223,6 +224,7 @@ ExportResult exportModel(const RunFolder& run, const ExportOptions& options, con
                                 output);
     fs::remove(weights, ec);
     while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+    std::replace(output.begin(), output.end(), '\n', ' ');  // one-line messages for the CLI and the GUI
     if (code != 0) {
       const std::string message = "ONNX export failed (" + exporter + " exit code " + std::to_string(code) + "): " + output;
       if (code == 2) throwBadInput(message);

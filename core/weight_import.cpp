@@ -183,12 +183,12 @@ WeightMatchReport matchWeights(BackboneImpl& backbone, const std::string& path, 
     if (!target.filled && !isStepCounter(target.exchange)) report.missing.push_back(target.exchange);
 
   if (report.matched.empty())
-    throwBadInput(report.source + ": no tensor in the file fits the " + architectureName(backbone) + " encoder\n" +
-                  report.describe());
+    throwBadInput(report.source + ": no tensor in the file fits the " + architectureName(backbone) + " encoder: " +
+                  report.describe(8, "; "));
   if (strict && !report.clean())
     throwBadInput(report.source + ": the weights do not fit the " + architectureName(backbone) +
                   " encoder (set model.init_strict to false to load the " + std::to_string(report.matched.size()) +
-                  " tensors that fit)\n" + report.describe());
+                  " tensors that fit): " + report.describe(8, "; "));
   if (apply) {
     torch::NoGradGuard no_grad;
     for (const auto& [index, value] : assignments) {
@@ -221,19 +221,19 @@ std::string WeightMatchReport::summary() const {
   return s;
 }
 
-std::string WeightMatchReport::describe(size_t max_names) const {
+std::string WeightMatchReport::describe(size_t max_names, const std::string& separator) const {
   std::string s = summary();
-  if (!prefix.empty()) s += "\n  prefix stripped from the file's names: \"" + prefix + "\"";
+  if (!prefix.empty()) s += separator + "prefix stripped from the file's names: \"" + prefix + "\"";
   auto list = [&](const char* heading, const std::vector<std::string>& names) {
     if (names.empty()) return;
-    s += std::string("\n  ") + heading + ":";
+    s += separator + heading + ":";
     for (size_t i = 0; i < std::min(max_names, names.size()); ++i) s += " " + names[i];
     if (names.size() > max_names) s += " ... (" + std::to_string(names.size() - max_names) + " more)";
   };
   list("missing", missing);
   list("unexpected", unexpected);
   if (!shape_mismatches.empty()) {
-    s += "\n  shape mismatches:";
+    s += separator + "shape mismatches:";
     for (size_t i = 0; i < std::min(max_names, shape_mismatches.size()); ++i)
       s += " " + shape_mismatches[i].name + " (file " + shapeText(shape_mismatches[i].file_shape) + ", encoder " +
            shapeText(shape_mismatches[i].model_shape) + ")";

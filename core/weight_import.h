@@ -44,8 +44,9 @@ struct WeightMatchReport {
   nlohmann::json toJson() const;
   // "62 of 62 encoder tensors matched; 0 missing, 0 unexpected, 0 shape mismatches; 2 ignored (fc.*)".
   std::string summary() const;
-  // The summary, then the names under each heading (at most max_names each).
-  std::string describe(size_t max_names = 8) const;
+  // The summary, then the names under each heading (at most max_names each), the parts
+  // joined by separator (a newline for a listing, "; " for a one-line message).
+  std::string describe(size_t max_names = 8, const std::string& separator = "\n  ") const;
 };
 
 // The file init_from names: a run folder gives its checkpoints/last.pt; a .pt or
