@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "core/dataset.h"
 #include "core/error.h"
 #include "core/models.h"
 #include "core/safetensors_torch.h"
@@ -276,6 +277,13 @@ WeightMatchReport inspectInitWeights(const ExperimentConfig& config, int64_t in_
   } catch (const c10::Error& e) {
     throwBadInput(config.model.init_from + ": the weights could not be read (" + std::string(e.what_without_backtrace()) + ")");
   }
+}
+
+WeightMatchReport inspectInitWeights(const ExperimentConfig& config) {
+  if (config.model.init_from.empty()) throwBadInput("model.init_from: no file given");
+  const DatasetSplits data = loadDataset(config.dataset, config.train.seed);
+  const int64_t side = config.augment.out_size > 0 ? config.augment.out_size : data.train.height();
+  return inspectInitWeights(config, data.train.channels(), side);
 }
 
 }  // namespace studio

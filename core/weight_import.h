@@ -62,5 +62,8 @@ WeightMatchReport loadEncoderWeights(BackboneImpl& backbone, const std::string& 
 // this many channels and this side (what the GUI shows before a run starts). When strict,
 // a refusal comes back as the exception loadEncoderWeights would throw.
 WeightMatchReport inspectInitWeights(const ExperimentConfig& config, int64_t in_channels, int64_t image_size);
+// The same for the experiment's dataset, loaded to learn its channels and image side (a
+// client that has not loaded it yet).
+WeightMatchReport inspectInitWeights(const ExperimentConfig& config);
 
 }  // namespace studio

@@ -224,9 +224,7 @@ int cmdMatchWeights(const Args& a) {
   needPositional(a, 1, "a run folder, checkpoint or .safetensors file");
   studio::ExperimentConfig config = configFromArgs(a);
   config.model.init_from = a.positional[0];
-  const auto data = studio::loadDataset(config.dataset, config.train.seed);
-  const int64_t side = config.augment.out_size > 0 ? config.augment.out_size : data.train.height();
-  const studio::WeightMatchReport report = studio::inspectInitWeights(config, data.train.channels(), side);
+  const studio::WeightMatchReport report = studio::inspectInitWeights(config);
   if (a.json) printJson(report.toJson());
   else std::printf("%s\n%s\n", report.source.c_str(), report.describe().c_str());
   return kExitOk;
