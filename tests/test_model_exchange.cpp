@@ -475,6 +475,7 @@ class TestModelExchange : public QObject {
       QCOMPARE(report.matched.size(), size_t(120));
       QCOMPARE(report.ignored.size(), c.ignored);
       const double diff = (featuresOf(*encoder, x) - loadNpy(out + "/" + c.features)).abs().max().item<double>();
+      qInfo("%s in the studio vs torchvision: max abs difference %.3g", c.file, diff);
       QVERIFY2(diff < 1e-4, (std::string(c.file) + ": max abs difference " + std::to_string(diff)).c_str());
     }
   }
@@ -580,6 +581,7 @@ class TestModelExchange : public QObject {
     for (size_t i = 0; i < cases.size(); ++i) {
       const Json& r = tv_results[i];
       const std::string what = cases[i].name + ": " + r.dump();
+      qInfo("torchvision vs LibTorch, %s: max abs difference %.3g", cases[i].name.c_str(), r["max_abs_diff"].get<double>());
       QVERIFY2(r["max_abs_diff"].get<double>() < 1e-4, what.c_str());
       QVERIFY2(r["unexpected"].empty(), what.c_str());
       // torchvision.models.resnet18() takes the encoder with strict=False for fc alone.
@@ -597,6 +599,8 @@ class TestModelExchange : public QObject {
     for (size_t i = 0; i < cases.size(); ++i) {
       const Json& r = ox_results[i];
       const std::string what = cases[i].name + ": " + r.dump();
+      qInfo("onnxruntime vs LibTorch, %s: max abs difference %.3g (opset %lld)", cases[i].name.c_str(),
+            r["max_abs_diff"].get<double>(), static_cast<long long>(r["opset"].get<int64_t>()));
       QVERIFY2(r["max_abs_diff"].get<double>() < 1e-4, what.c_str());
       QVERIFY2(r["single_vs_batch_max_abs_diff"].get<double>() < 1e-4, what.c_str());
       if (cases[i].model == "classifier") QVERIFY2(r["logits_max_abs_diff"].get<double>() < 1e-4, what.c_str());
