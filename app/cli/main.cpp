@@ -22,6 +22,7 @@
 #include "app/cli/progress_printer.h"
 #include "core/config.h"
 #include "core/dataset.h"
+#include "core/device.h"
 #include "core/embedding_export.h"
 #include "core/error.h"
 #include "core/evaluation.h"
@@ -80,6 +81,7 @@ Commands:
   match-weights FILE --config EXP [--set key=value ...]
                                               how a run folder, checkpoint or .safetensors file fits the
                                               experiment's encoder (what model.init_from would load)
+  info                                        version, LibTorch, CPU threads, CUDA support and devices
 
 Options for every command:
   --runs-dir DIR   where runs live (default: $STUDIO_RUNS_DIR or ~/.local/share/contrastive-studio/runs)
@@ -724,9 +726,26 @@ int cmdExport(const Args& a) {
   return kExitOk;
 }
 
+// What this installation can do: version, LibTorch, threads, CUDA support and devices.
+int cmdInfo(const Args& a) {
+  Json j = {{"version", STUDIO_VERSION},
+            {"libtorch", TORCH_VERSION},
+            {"cpu_threads", at::get_num_threads()},
+            {"cuda", studio::cudaSupportSummary()},
+            {"cuda_devices", studio::cudaAvailable() ? torch::cuda::device_count() : 0}};
+  if (a.json) {
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("contrastive-cli %s\nLibTorch %s, %d CPU threads\n%s\n", STUDIO_VERSION, TORCH_VERSION,
+                at::get_num_threads(), studio::cudaSupportSummary().c_str());
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  studio::loadCudaSupport();  // before anything asks torch about CUDA
   try {
     for (int i = 1; i < argc; ++i) {
       if (std::strcmp(argv[i], "--version") == 0) {
@@ -751,6 +770,7 @@ int main(int argc, char** argv) {
     if (a.command == "export") return cmdExport(a);
     if (a.command == "finetune") return cmdFinetune(a);
     if (a.command == "match-weights") return cmdMatchWeights(a);
+    if (a.command == "info") return cmdInfo(a);
     if (a.command.empty()) {
       std::fprintf(stderr, "%s", kUsage);
       return kExitBadInput;
