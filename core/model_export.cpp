@@ -40,14 +40,18 @@ constexpr const char* kExporterName = "contrastive-onnx-export";
 // (-1 when it could not start or died of a signal). posix_spawn, not fork: this process
 // has LibTorch's (and maybe Qt's) threads.
 int runProcess(const std::vector<std::string>& argv, std::string& output) {
-  char log_template[] = "/tmp/studio-export-XXXXXX";
-  const int log_fd = ::mkstemp(log_template);
-  if (log_fd < 0) throwFailure("cannot create a temporary file for the exporter's output");
+  std::error_code ec;
+  std::string log_path = (fs::temp_directory_path(ec) / "studio-export-XXXXXX").string();
+  if (ec) log_path = "/tmp/studio-export-XXXXXX";
+  std::vector<char> log_template(log_path.begin(), log_path.end());
+  log_template.push_back('\0');
+  const int log_fd = ::mkstemp(log_template.data());
+  if (log_fd < 0) throwFailure("cannot create a temporary file for the exporter's output (" + log_path + ")");
   ::close(log_fd);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_template, O_WRONLY | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_template.data(), O_WRONLY | O_TRUNC, 0600);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -61,11 +65,11 @@ int runProcess(const std::vector<std::string>& argv, std::string& output) {
     }
   }
   try {
-    output = readTextFile(log_template);
+    output = readTextFile(log_template.data());
   } catch (const Error&) {
     output.clear();
   }
-  ::unlink(log_template);
+  ::unlink(log_template.data());
   if (spawned != 0) {
     output = argv[0] + ": cannot be started (" + std::string(std::strerror(spawned)) + ")";
     return -1;
@@ -180,7 +184,7 @@ ExportResult exportModel(const RunFolder& run, const ExportOptions& options, con
       }
     }
     if (!arch.contains("num_classes")) throwBadInput(run.classifierPath() + ": no classifier metadata (num_classes)");
-    if (meta.count("studio_step")) step = std::atoll(meta["studio_step"].c_str());
+    if (run.hasCheckpoint()) step = readCheckpointInfo(run.checkpointPath()).step;  // the encoder it was tuned from
   }
   arch["image_size"] = side;
   arch["input"] = {{"name", "images"},

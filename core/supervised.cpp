@@ -93,6 +93,13 @@ void checkImages(const torch::Tensor& images, const torch::Tensor& labels, const
 
 }  // namespace
 
+torch::Tensor classBalancedDraw(const torch::Tensor& labels, int64_t num_classes, int64_t n, at::Generator& gen) {
+  const auto y = labels.to(torch::kLong);
+  const auto counts = torch::bincount(y, {}, num_classes).to(torch::kDouble);
+  const auto weights = (1.0 / counts.clamp_min(1)).index_select(0, y);  // each class sums to 1
+  return torch::multinomial(weights, n, /*replacement=*/true, gen);
+}
+
 struct SupervisedFinetuner::Model {
   Classifier classifier{nullptr};
   nlohmann::json architecture;
@@ -191,9 +198,6 @@ FinetuneResult SupervisedFinetuner::run(const torch::Tensor& pool_images, const 
   Classifier& net = model->classifier;
   net->to(device);
 
-  // Class-balanced sampling: every class is drawn equally often, whatever its share.
-  const auto train_counts = torch::bincount(train_y, {}, num_classes).to(torch::kDouble);
-  const auto weights = (1.0 / train_counts.clamp_min(1)).index_select(0, train_y);
   const int64_t batch = std::min(o.batch_size, std::max<int64_t>(2, n));
   const int64_t steps_per_epoch = std::max<int64_t>(1, (n + batch - 1) / batch);
   OptimConfig oc;
@@ -214,7 +218,7 @@ FinetuneResult SupervisedFinetuner::run(const torch::Tensor& pool_images, const 
     auto gen = makeStepGenerator(o.seed, epoch, /*stream=*/11);
     double loss_sum = 0;
     for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
-      const auto idx = torch::multinomial(weights, batch, /*replacement=*/true, gen).to(device);
+      const auto idx = classBalancedDraw(train_y, num_classes, batch, gen).to(device);
       const auto params = augmenter.sample(batch, gen);
       const auto x = augmenter.apply(train_images_dev.index_select(0, idx), params);
       optimizer.zeroGrad();

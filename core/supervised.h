@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/Generator.h>
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
@@ -86,6 +87,11 @@ class SupervisedFinetuner {
   std::string device_;
   std::unique_ptr<Model> last_;
 };
+
+// Class-balanced sampling: n indices into labels (int64 [N], classes in [0, num_classes)),
+// drawn with replacement so that every class present is drawn equally often on average,
+// whatever its share of the labels. Seeded by gen.
+torch::Tensor classBalancedDraw(const torch::Tensor& labels, int64_t num_classes, int64_t n, at::Generator& gen);
 
 // The finetune command: the run's whole labelled training split as the pool, its held-out
 // split (the first test_size images, 0 = all) as the test set; writes the classifier and

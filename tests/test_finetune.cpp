@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/augment.h"
 #include "core/checkpoint.h"
 #include "core/dataset.h"
 #include "core/models.h"
@@ -377,6 +378,24 @@ class TestFinetune : public QObject {
                        tuner.run(splits.train.images, splits.train.labels, splits.eval.images, splits.eval.labels, 4, o);
                      }),
                      "--labels"));
+  }
+
+  void classBalancedSampling() {
+    // 900 images of class 0, 90 of class 1, 10 of class 2, none of class 3.
+    auto labels = torch::cat({torch::zeros({900}, torch::kLong), torch::ones({90}, torch::kLong),
+                              torch::full({10}, 2, torch::kLong)});
+    auto gen = makeStepGenerator(3, 0, 11);
+    const auto drawn = classBalancedDraw(labels, 4, 30000, gen);
+    const auto per_class = torch::bincount(labels.index_select(0, drawn), {}, 4).to(torch::kDouble) / 30000.0;
+    for (int c = 0; c < 3; ++c)
+      QVERIFY2(std::abs(per_class[c].item<double>() - 1.0 / 3.0) < 0.02, std::to_string(per_class[c].item<double>()).c_str());
+    QCOMPARE(per_class[3].item<double>(), 0.0);
+    // Within a class, every image is drawn: the 10 of class 2 all appear.
+    const auto class2 = drawn.masked_select(labels.index_select(0, drawn) == 2);
+    QCOMPARE(std::get<0>(torch::_unique(class2)).numel(), int64_t(10));
+    // The same generator state draws the same indices.
+    auto again = makeStepGenerator(3, 0, 11);
+    QVERIFY(torch::equal(classBalancedDraw(labels, 4, 30000, again), drawn));
   }
 
   void finetuneRunWritesItsReport() {
