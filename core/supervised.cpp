@@ -140,8 +140,8 @@ FinetuneResult SupervisedFinetuner::run(const torch::Tensor& pool_images, const 
   if (num_classes < 2) throwBadInput("fine-tuning needs labels of at least 2 classes, got " + std::to_string(num_classes));
   if (!(o.label_fraction > 0 && o.label_fraction <= 1))
     throwBadInput("--labels: expected a share in (0%, 100%], got " + std::to_string(o.label_fraction));
-  if (o.max_epochs < 1 || o.patience < 1 || o.batch_size < 2)
-    throwBadInput("fine-tuning: epochs and patience must be >= 1 and the batch >= 2");
+  if (o.max_epochs < 1 || o.patience < 1 || o.batch_size < 2 || o.min_epoch_samples < 0)
+    throwBadInput("fine-tuning: epochs and patience must be >= 1, the batch >= 2 and the samples per epoch >= 0");
   if (!(o.validation_fraction >= 0 && o.validation_fraction < 1))
     throwBadInput("fine-tuning: the validation share must lie in [0, 1), got " + std::to_string(o.validation_fraction));
   if (o.from_pretrained && !run_.hasCheckpoint())
@@ -199,7 +199,8 @@ FinetuneResult SupervisedFinetuner::run(const torch::Tensor& pool_images, const 
   net->to(device);
 
   const int64_t batch = std::min(o.batch_size, std::max<int64_t>(2, n));
-  const int64_t steps_per_epoch = std::max<int64_t>(1, (n + batch - 1) / batch);
+  const int64_t epoch_samples = std::max(n, o.min_epoch_samples);
+  const int64_t steps_per_epoch = std::max<int64_t>(1, (epoch_samples + batch - 1) / batch);
   OptimConfig oc;
   oc.name = "adamw";
   oc.lr = o.lr;
@@ -306,7 +307,8 @@ FinetuneResult finetuneRun(const RunFolder& run, const FinetuneOptions& options,
   report["run"] = run.id();
   report["class_names"] = data.train.class_names;
   report["options"] = {{"max_epochs", options.max_epochs},   {"patience", options.patience},
-                       {"batch_size", options.batch_size},   {"lr", options.lr},
+                       {"batch_size", options.batch_size},   {"min_epoch_samples", options.min_epoch_samples},
+                       {"lr", options.lr},
                        {"backbone_lr_mult", options.backbone_lr_mult}, {"weight_decay", options.weight_decay},
                        {"freeze_stages", options.freeze_stages}, {"validation_fraction", options.validation_fraction},
                        {"augment", options.augment},         {"device", device}};

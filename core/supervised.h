@@ -27,6 +27,9 @@ struct FinetuneOptions {
   int64_t max_epochs = 30;
   int64_t patience = 5;             // epochs without a better validation top-1 before stopping
   int64_t batch_size = 64;
+  // An epoch draws max(labelled training images, this) samples (with replacement, class-
+  // balanced): a few dozen labels still get enough steps per epoch to learn from.
+  int64_t min_epoch_samples = 1024;
   double lr = 1e-3;                 // AdamW, cosine-decayed over max_epochs, for the head
   double backbone_lr_mult = 1.0;    // the encoder's rate = lr * this
   double weight_decay = 1e-4;

@@ -74,8 +74,8 @@ Commands:
   export RUN --format safetensors|onnx [--model encoder|classifier] [--licence TEXT] [--out DIR]
                                               the encoder (or the fine-tuned classifier) with torchvision's
                                               names, or as ONNX (opset 17), with a model card
-  finetune RUN [--labels 10%] [--epochs N] [--patience N] [--batch N] [--lr X] [--backbone-lr-mult X]
-               [--freeze-stages N] [--seed N] [--scratch] [--no-augment] [--queries N]
+  finetune RUN [--labels 10%] [--epochs N] [--patience N] [--batch N] [--epoch-samples N] [--lr X]
+               [--backbone-lr-mult X] [--freeze-stages N] [--seed N] [--scratch] [--no-augment] [--queries N]
                                               supervised fine-tuning with a share of the labels: encoder +
                                               linear head, early stopping (RUN/finetune/)
   match-weights FILE --config EXP [--set key=value ...]
@@ -106,7 +106,7 @@ Args parseArgs(int argc, char** argv) {
       "--config", "--runs-dir", "--out",   "--size",       "--fit",        "--k",         "--bank",
       "--queries", "--device",  "--labels", "--seeds", "--perplexity", "--iterations", "--image", "--threshold", "--format",
       "--model", "--licence", "--epochs", "--patience", "--batch", "--lr", "--backbone-lr-mult", "--freeze-stages",
-      "--seed", "--arms", "--supervised-epochs"};
+      "--seed", "--arms", "--supervised-epochs", "--epoch-samples"};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--json") {
@@ -397,6 +397,7 @@ studio::FinetuneOptions finetuneOptions(const Args& a, int64_t default_epochs) {
   o.max_epochs = intOption(a, a.command == "probe" ? "--supervised-epochs" : "--epochs", default_epochs, 1, 100000);
   o.patience = intOption(a, "--patience", o.patience, 1, 100000);
   o.batch_size = intOption(a, "--batch", o.batch_size, 2, 65536);
+  o.min_epoch_samples = intOption(a, "--epoch-samples", o.min_epoch_samples, 0, int64_t(1) << 40);
   o.lr = doubleOption(a, "--lr", o.lr, 1e-7, 10.0);
   o.backbone_lr_mult = doubleOption(a, "--backbone-lr-mult", o.backbone_lr_mult, 0.0, 100.0);
   o.freeze_stages = intOption(a, "--freeze-stages", 0, 0, 5);
