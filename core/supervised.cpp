@@ -84,6 +84,50 @@ torch::Tensor logitsOf(Classifier& model, const Augmenter& aug, const torch::Ten
   return parts.empty() ? torch::empty({0}) : torch::cat(parts);
 }
 
+// Encoder features (before the head) of images without augmentation, in eval mode, on the CPU.
+torch::Tensor featuresOf(Classifier& model, const Augmenter& aug, const torch::Tensor& images, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model->is_training();
+  model->eval();
+  std::vector<torch::Tensor> parts;
+  for (int64_t start = 0; start < images.size(0); start += 256) {
+    const auto batch = images.slice(0, start, std::min(images.size(0), start + 256)).to(device);
+    parts.push_back(model->backbone().forward(aug.prepare(batch)).to(torch::kCPU, torch::kFloat32));
+  }
+  model->train(was_training);
+  return torch::cat(parts);
+}
+
+double accuracyOf(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return (logits.argmax(1) == labels.to(logits.device())).to(torch::kDouble).mean().item<double>();
+}
+
+// The head as the linear probe of the frozen features; among a few weight decays the one
+// best on the validation features (the strongest on ties), 1e-3 without validation images.
+void initHeadFromProbe(Classifier& model, const Augmenter& aug, const torch::Tensor& train_images, const torch::Tensor& train_y,
+                       const torch::Tensor& val_images, const torch::Tensor& val_y, int64_t num_classes,
+                       const torch::Device& device) {
+  const auto train_x = featuresOf(model, aug, train_images, device);
+  const auto val_x = val_images.size(0) > 0 ? featuresOf(model, aug, val_images, device) : torch::Tensor();
+  LinearClassifier best;
+  double best_accuracy = -1;
+  for (double wd : {1e-2, 1e-3, 1e-4}) {
+    LinearClassifier c = fitLinearClassifier(train_x, train_y, num_classes, wd);
+    if (!val_x.defined()) {
+      if (wd == 1e-3) best = c;
+      continue;
+    }
+    const double accuracy = accuracyOf(torch::addmm(c.bias, val_x, c.weight), val_y);
+    if (accuracy > best_accuracy) {
+      best_accuracy = accuracy;
+      best = c;
+    }
+  }
+  torch::NoGradGuard no_grad;
+  model->fc()->weight.copy_(best.weight.t().to(device));
+  model->fc()->bias.copy_(best.bias.to(device));
+}
+
 void checkImages(const torch::Tensor& images, const torch::Tensor& labels, const char* what) {
   if (!images.defined() || images.dim() != 4 || images.scalar_type() != torch::kUInt8)
     throwBadInput(std::string(what) + ": expected uint8 images [N, C, H, W]");
@@ -211,8 +255,12 @@ FinetuneResult SupervisedFinetuner::run(const torch::Tensor& pool_images, const 
   const auto train_images_dev = train_images.to(device);
   const auto train_y_dev = train_y.to(device);
 
+  if (o.from_pretrained && o.probe_init_head)
+    initHeadFromProbe(net, augmenter, train_images, train_y, val_images, val_y, num_classes, device);
+  // The starting point is the first candidate: epoch 0.
   std::vector<torch::Tensor> best = snapshot(*net);
   double best_val = -1;
+  if (val_idx.size(0) > 0) best_val = accuracyOf(logitsOf(net, augmenter, val_images, device), val_y);
   int64_t since_best = 0, step = 0;
   net->train();
   for (int64_t epoch = 1; epoch <= o.max_epochs; ++epoch) {
@@ -237,7 +285,7 @@ FinetuneResult SupervisedFinetuner::run(const torch::Tensor& pool_images, const 
       throwFailure("fine-tuning diverged (loss " + std::to_string(p.train_loss) + "): lower the learning rate");
     result.epochs_run = epoch;
     if (val_idx.size(0) > 0) {
-      p.validation_top1 = (logitsOf(net, augmenter, val_images, device).argmax(1) == val_y).to(torch::kDouble).mean().item<double>();
+      p.validation_top1 = accuracyOf(logitsOf(net, augmenter, val_images, device), val_y);
       if (p.validation_top1 > best_val) {
         best_val = p.validation_top1;
         result.best_epoch = epoch;
@@ -291,6 +339,51 @@ void SupervisedFinetuner::saveClassifier(const std::string& path, const std::vec
                            {"studio_architecture", arch.dump()}});
 }
 
+double SupervisedStudyRow::mean() const {
+  double m = 0;
+  for (double x : test_top1) m += x / static_cast<double>(test_top1.size());
+  return m;
+}
+
+double SupervisedStudyRow::stddev() const {
+  if (test_top1.size() < 2) return 0;
+  const double m = mean();
+  double v = 0;
+  for (double x : test_top1) v += (x - m) * (x - m) / static_cast<double>(test_top1.size() - 1);
+  return std::sqrt(v);
+}
+
+std::vector<SupervisedStudyRow> supervisedStudy(SupervisedFinetuner& tuner, const torch::Tensor& pool_images,
+                                                const torch::Tensor& pool_labels, const torch::Tensor& test_images,
+                                                const torch::Tensor& test_labels, int64_t num_classes,
+                                                const std::vector<std::string>& arms,
+                                                const std::vector<double>& fractions, int64_t seeds,
+                                                const FinetuneOptions& base, const std::function<bool()>& keep_going) {
+  std::vector<SupervisedStudyRow> rows;
+  for (const auto& arm : arms) {
+    if (arm != "scratch" && arm != "finetuned")
+      throwBadInput("supervised arm \"" + arm + "\": expected scratch or finetuned");
+    for (double f : fractions) {
+      SupervisedStudyRow row;
+      row.arm = arm;
+      row.label_fraction = f;
+      for (int64_t seed = 0; seed < seeds; ++seed) {
+        FinetuneOptions o = base;
+        o.label_fraction = f;
+        o.seed = seed;
+        o.from_pretrained = arm == "finetuned";
+        const auto r = tuner.run(pool_images, pool_labels, test_images, test_labels, num_classes, o,
+                                 [&](const FinetuneProgress&) { return !keep_going || keep_going(); });
+        row.test_top1.push_back(r.test_top1);
+        row.labeled_images = r.labeled_images;
+        if (f >= 1.0) break;
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
 FinetuneResult finetuneRun(const RunFolder& run, const FinetuneOptions& options, const std::string& device,
                            int64_t test_size, const FinetuneCallback& on_epoch) {
   SupervisedFinetuner tuner(run, device);
@@ -311,7 +404,8 @@ FinetuneResult finetuneRun(const RunFolder& run, const FinetuneOptions& options,
                        {"lr", options.lr},
                        {"backbone_lr_mult", options.backbone_lr_mult}, {"weight_decay", options.weight_decay},
                        {"freeze_stages", options.freeze_stages}, {"validation_fraction", options.validation_fraction},
-                       {"augment", options.augment},         {"device", device}};
+                       {"augment", options.augment},         {"probe_init_head", options.probe_init_head},
+                       {"device", device}};
   report["classifier"] = run.classifierPath();
   writeFileAtomically(run.finetuneReportPath(), report.dump(2) + "\n");
   return result;

@@ -36,6 +36,11 @@ struct FinetuneOptions {
   int64_t freeze_stages = 0;        // the first N stages of the encoder stay fixed
   double validation_fraction = 0.2; // of the labelled subset, class-balanced; classes with one example give none
   bool augment = true;              // random resized crop (scale 0.6-1) and the run's flip
+  // Pretrained arm: the head starts as the linear probe of the frozen features (LP-FT,
+  // Kumar et al. 2022), its weight decay chosen on the validation split; before any step,
+  // that starting point is the first candidate of early stopping, so fine-tuning keeps the
+  // probe when training does not improve on it.
+  bool probe_init_head = true;
 };
 
 // Called after every epoch; return false to stop (fine-tuning then throws Error(Cancelled)).
@@ -54,7 +59,7 @@ struct FinetuneResult {
   std::vector<double> per_class_accuracy;  // -1 for classes absent from the test images
   double expected_calibration_error = -1;
   double best_validation_top1 = -1;
-  int64_t best_epoch = 0, epochs_run = 0, steps = 0;
+  int64_t best_epoch = 0, epochs_run = 0, steps = 0;  // best_epoch 0: the starting point was best
   int64_t labeled_images = 0, train_images = 0, validation_images = 0, test_images = 0;
   bool stopped_early = false;
   double seconds = 0;
@@ -90,6 +95,29 @@ class SupervisedFinetuner {
   std::string device_;
   std::unique_ptr<Model> last_;
 };
+
+// One row of the supervised arms of a label-efficiency study.
+struct SupervisedStudyRow {
+  std::string arm;  // scratch | finetuned
+  double label_fraction = 0;
+  int64_t labeled_images = 0;
+  std::vector<double> test_top1;  // one per seed
+  double mean() const;
+  double stddev() const;          // sample standard deviation, 0 for one seed
+};
+
+// The study's supervised arms ("scratch": the architecture from random weights,
+// "finetuned": the run's encoder): for each arm and label fraction, one fine-tune per seed
+// (a single one at 100%, where every seed draws the same subset) on the pool, scored on the
+// test images. The subsets are balancedSubset(pool_labels, ..., fraction, seed): the same
+// labelled images a linear probe of the same study uses. keep_going is polled every epoch.
+std::vector<SupervisedStudyRow> supervisedStudy(SupervisedFinetuner& tuner, const torch::Tensor& pool_images,
+                                                const torch::Tensor& pool_labels, const torch::Tensor& test_images,
+                                                const torch::Tensor& test_labels, int64_t num_classes,
+                                                const std::vector<std::string>& arms,
+                                                const std::vector<double>& fractions, int64_t seeds,
+                                                const FinetuneOptions& base,
+                                                const std::function<bool()>& keep_going = {});
 
 // Class-balanced sampling: n indices into labels (int64 [N], classes in [0, num_classes)),
 // drawn with replacement so that every class present is drawn equally often on average,

@@ -15,6 +15,7 @@
 #include "core/augment.h"
 #include "core/checkpoint.h"
 #include "core/dataset.h"
+#include "core/evaluation.h"
 #include "core/models.h"
 #include "core/packed_dataset.h"
 #include "core/run_index.h"
@@ -323,9 +324,16 @@ class TestFinetune : public QObject {
                                epochs.push_back(p);
                                return true;
                              });
+    // The starting point (epoch 0: the head as the linear probe of the frozen features) stays best.
     QVERIFY(r.stopped_early);
-    QCOMPARE(r.epochs_run, int64_t(1 + o.patience));
-    QCOMPARE(r.best_epoch, int64_t(1));
+    QCOMPARE(r.epochs_run, int64_t(o.patience));
+    QCOMPARE(r.best_epoch, int64_t(0));
+    QVERIFY2(r.test_top1 > 0.9, r.toJson().dump().c_str());  // the probe alone knows the bars
+    // Without the probe's head, the same (frozen, unmoving) model guesses.
+    o.probe_init_head = false;
+    const auto guess = tuner.run(splits.train.images, splits.train.labels, splits.eval.images, splits.eval.labels, 4, o);
+    QVERIFY2(guess.test_top1 < 0.6, guess.toJson().dump().c_str());
+    o.probe_init_head = true;
     QCOMPARE(static_cast<int64_t>(epochs.size()), r.epochs_run);
     // Half of each class's training images labelled, a fifth of those (rounded) validate.
     const auto counts = torch::bincount(splits.train.labels, {}, 4);
@@ -378,6 +386,59 @@ class TestFinetune : public QObject {
                        tuner.run(splits.train.images, splits.train.labels, splits.eval.images, splits.eval.labels, 4, o);
                      }),
                      "--labels"));
+  }
+
+  void linearClassifierIsTheProbesFit() {
+    // The head initialiser's fit, folded into the raw feature space, predicts what the
+    // linear probe (same weight decay, standardised features) predicts.
+    torch::manual_seed(4);
+    const auto centres = torch::randn({3, 6}) * 3;
+    const auto y = torch::randint(0, 3, {300}, torch::kLong);
+    const auto x = centres.index_select(0, y) + torch::randn({300, 6}) * 2 + 5;  // off-centre, unscaled
+    const auto test_y = torch::randint(0, 3, {200}, torch::kLong);
+    const auto test_x = centres.index_select(0, test_y) + torch::randn({200, 6}) * 2 + 5;
+    const LinearClassifier c = fitLinearClassifier(x, y, 3, 1e-3);
+    QCOMPARE(c.weight.sizes().vec(), (std::vector<int64_t>{6, 3}));
+    LinearProbeOptions po;
+    po.weight_decays = {1e-3};
+    const auto probe = linearProbe(x, y, test_x, test_y, 3, po);
+    const auto ours = torch::softmax(torch::addmm(c.bias, test_x, c.weight), 1);
+    QVERIFY(torch::allclose(ours, probe.test_probabilities, 1e-4, 1e-5));
+    QVERIFY(contains(expectError([&] { fitLinearClassifier(x, y, 3, -1); }), "weight_decay"));
+  }
+
+  void supervisedStudyRows() {
+    Trainer run(barsConfig(bars_), dir_ + "/runs-study");
+    QCOMPARE(run.run({}).status, std::string("finished"));
+    const DatasetSplits splits = loadDataset(run.config().dataset, run.config().train.seed);
+    SupervisedFinetuner tuner(run.folder(), "cpu");
+    FinetuneOptions o;
+    o.max_epochs = 2;
+    o.min_epoch_samples = 256;
+    int polls = 0;
+    const auto rows = supervisedStudy(tuner, splits.train.images, splits.train.labels, splits.eval.images, splits.eval.labels,
+                                      4, {"scratch", "finetuned"}, {0.25, 1.0}, 2, o, [&] {
+                                        ++polls;
+                                        return true;
+                                      });
+    QCOMPARE(rows.size(), size_t(4));
+    QCOMPARE(rows[0].arm, std::string("scratch"));
+    QCOMPARE(rows[3].arm, std::string("finetuned"));
+    QCOMPARE(rows[0].test_top1.size(), size_t(2));  // two seeds at 25%
+    QCOMPARE(rows[1].test_top1.size(), size_t(1));  // one at 100%: every seed draws the same subset
+    QCOMPARE(rows[1].labeled_images, splits.train.size());
+    QCOMPARE(rows[0].labeled_images, balancedSubset(splits.train.labels, 4, 0.25, 0).size(0));
+    QVERIFY(polls >= 6 * 1);
+    const double m = rows[0].mean();
+    QCOMPARE(m, (rows[0].test_top1[0] + rows[0].test_top1[1]) / 2);
+    QCOMPARE(rows[1].stddev(), 0.0);
+    // The pretrained encoder with the probe's head knows the bars from the start.
+    QVERIFY2(rows[3].mean() > 0.9, std::to_string(rows[3].mean()).c_str());
+    QVERIFY(contains(expectError([&] {
+                       supervisedStudy(tuner, splits.train.images, splits.train.labels, splits.eval.images,
+                                       splits.eval.labels, 4, {"magic"}, {0.5}, 1, o);
+                     }),
+                     "expected scratch or finetuned"));
   }
 
   void classBalancedSampling() {

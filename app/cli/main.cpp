@@ -75,7 +75,8 @@ Commands:
                                               the encoder (or the fine-tuned classifier) with torchvision's
                                               names, or as ONNX (opset 17), with a model card
   finetune RUN [--labels 10%] [--epochs N] [--patience N] [--batch N] [--epoch-samples N] [--lr X]
-               [--backbone-lr-mult X] [--freeze-stages N] [--seed N] [--scratch] [--no-augment] [--queries N]
+               [--backbone-lr-mult X] [--freeze-stages N] [--seed N] [--scratch] [--no-augment]
+               [--no-probe-init] [--queries N]
                                               supervised fine-tuning with a share of the labels: encoder +
                                               linear head, early stopping (RUN/finetune/)
   match-weights FILE --config EXP [--set key=value ...]
@@ -97,7 +98,7 @@ struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;  // --key value
   std::vector<std::string> sets;               // --set key=value, in order
-  bool json = false, gray = false, rebuild = false, scratch = false, no_augment = false;
+  bool json = false, gray = false, rebuild = false, scratch = false, no_augment = false, no_probe_init = false;
 };
 
 Args parseArgs(int argc, char** argv) {
@@ -119,6 +120,8 @@ Args parseArgs(int argc, char** argv) {
       a.scratch = true;
     } else if (arg == "--no-augment") {
       a.no_augment = true;
+    } else if (arg == "--no-probe-init") {
+      a.no_probe_init = true;
     } else if (arg == "--set") {
       if (i + 1 >= argc) studio::throwBadInput("--set needs key=value");
       a.sets.push_back(argv[++i]);
@@ -402,6 +405,7 @@ studio::FinetuneOptions finetuneOptions(const Args& a, int64_t default_epochs) {
   o.backbone_lr_mult = doubleOption(a, "--backbone-lr-mult", o.backbone_lr_mult, 0.0, 100.0);
   o.freeze_stages = intOption(a, "--freeze-stages", 0, 0, 5);
   o.augment = !a.no_augment;
+  o.probe_init_head = !a.no_probe_init;
   return o;
 }
 
@@ -499,34 +503,27 @@ int cmdProbe(const Args& a) {
   }
   // Supervised arms: the same architecture trained on the same labelled images (the probe's
   // subsets: same pool, fractions and seeds), scored on the same held-out images.
-  for (const char* arm : {"scratch", "finetune"}) {
-    if (!arms.count(arm)) continue;
+  std::vector<std::string> supervised_arms;
+  if (arms.count("scratch")) supervised_arms.push_back("scratch");
+  if (arms.count("finetune")) supervised_arms.push_back("finetuned");
+  if (!supervised_arms.empty()) {
     studio::SupervisedFinetuner tuner(folder, device);
-    const std::string name = std::string(arm) == "scratch" ? "scratch" : "finetuned";
-    for (double f : fractions) {
-      std::vector<double> acc;
-      int64_t used = 0;
-      for (int64_t seed = 0; seed < seeds; ++seed) {
-        studio::FinetuneOptions o = tune;
-        o.label_fraction = f;
-        o.seed = seed;
-        o.from_pretrained = name == "finetuned";
-        const auto r = tuner.run(pretrained.bank_images, pretrained.bank_labels, pretrained.query_images,
-                                 pretrained.query_labels, classes, o,
-                                 [](const studio::FinetuneProgress&) { return !g_interrupted.load(); });
-        acc.push_back(r.test_top1);
-        used = r.labeled_images;
-        if (f >= 1.0) break;
+    for (const auto& arm : supervised_arms) {
+      const auto study = studio::supervisedStudy(tuner, pretrained.bank_images, pretrained.bank_labels,
+                                                 pretrained.query_images, pretrained.query_labels, classes, {arm},
+                                                 fractions, seeds, tune, [] { return !g_interrupted.load(); });
+      for (const auto& row : study) {
+        const Stats sup{row.mean(), row.stddev()};
+        results.push_back({{"encoder", row.arm}, {"arm", "supervised"}, {"label_fraction", row.label_fraction},
+                           {"labeled_images", row.labeled_images}, {"seeds", row.test_top1.size()},
+                           {"linear_probe_top1_mean", nullptr}, {"linear_probe_top1_std", nullptr},
+                           {"knn_top1_mean", nullptr}, {"knn_top1_std", nullptr},
+                           {"supervised_top1_mean", sup.mean}, {"supervised_top1_std", sup.std},
+                           {"supervised_max_epochs", tune.max_epochs}});
+        rows.push_back({row.arm, number(row.label_fraction), std::to_string(row.labeled_images),
+                        std::to_string(row.test_top1.size()), "", "", "", "", number(sup.mean), number(sup.std)});
+        printRow(row.arm, row.label_fraction, row.labeled_images, "-", "-", accuracyText(sup));
       }
-      const Stats sup = stats(acc);
-      results.push_back({{"encoder", name}, {"arm", "supervised"}, {"label_fraction", f}, {"labeled_images", used},
-                         {"seeds", acc.size()}, {"linear_probe_top1_mean", nullptr}, {"linear_probe_top1_std", nullptr},
-                         {"knn_top1_mean", nullptr}, {"knn_top1_std", nullptr},
-                         {"supervised_top1_mean", sup.mean}, {"supervised_top1_std", sup.std},
-                         {"supervised_max_epochs", tune.max_epochs}});
-      rows.push_back({name, number(f), std::to_string(used), std::to_string(acc.size()), "", "", "", "", number(sup.mean),
-                      number(sup.std)});
-      printRow(name, f, used, "-", "-", accuracyText(sup));
     }
   }
   studio::writeCsv(folder.path() + "/label_efficiency.csv",
