@@ -79,7 +79,10 @@ inline PythonRun runPython(const std::string& script, const QStringList& args, i
   p.start();
   PythonRun r;
   r.finished = p.waitForStarted(30000) && p.waitForFinished(timeout_ms);
-  if (!r.finished) p.kill(), p.waitForFinished(5000);
+  if (!r.finished) {
+    p.kill();
+    p.waitForFinished(5000);
+  }
   r.exit_code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
   r.out = p.readAllStandardOutput().toStdString();
   r.err = p.readAllStandardError().toStdString();
