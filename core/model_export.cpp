@@ -133,7 +133,7 @@ ExportResult exportModel(const RunFolder& run, const ExportOptions& options, con
     throwBadInput("export format \"" + options.format + "\": expected safetensors or onnx");
   if (options.model != "encoder" && options.model != "classifier")
     throwBadInput("export model \"" + options.model + "\": expected encoder or classifier");
-  if (options.onnx_opset < 17 || options.onnx_opset > 17)
+  if (options.onnx_opset != 17)
     throwBadInput("ONNX opset " + std::to_string(options.onnx_opset) + ": this studio writes opset 17");
   auto report = [&](double done, const std::string& stage) {
     if (progress && !progress(done, stage)) throw Error(ErrorKind::Cancelled, "export cancelled; nothing was written");
