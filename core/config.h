@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/file_io.h"  // writeFileAtomically, readTextFile (declared there, used with configs)
+
 namespace studio {
 
 using Json = nlohmann::json;
@@ -45,6 +47,11 @@ struct ModelConfig {
   std::string stem = "auto";         // auto | cifar | imagenet (ResNets)
   int64_t width = 32;                // convnet base width
   std::vector<int64_t> head_dims = {512, 128};  // hidden widths..., output width
+  // Start the encoder from these weights instead of random ones: a run folder (its last
+  // checkpoint), a studio checkpoint (.pt) or a .safetensors file with torchvision/timm
+  // ResNet names (core/weight_import.h). Empty = random initialisation.
+  std::string init_from;
+  bool init_strict = true;  // refuse missing, unexpected or mis-shaped tensors; false loads what fits
 };
 
 struct MethodConfig {
@@ -60,6 +67,8 @@ struct OptimConfig {
   double warmup_epochs = 1.0;
   double min_lr_ratio = 0.0;   // cosine decays to lr * min_lr_ratio
   double lars_eta = 0.001;
+  double backbone_lr_mult = 1.0;  // the encoder's learning rate = lr * this (the head keeps lr)
+  int64_t freeze_stages = 0;      // the first N stages of the encoder (stem, layer1, ...) stay fixed
 };
 
 struct TrainConfig {
@@ -121,9 +130,5 @@ void saveExperimentConfig(const ExperimentConfig& config, const std::string& pat
 // Applies "a.b.c=value" to a JSON document; value is parsed as JSON when it parses
 // (numbers, true/false, arrays), else taken as a string. Throws BadInput on bad syntax.
 void applyConfigOverride(Json& json, const std::string& assignment);
-
-// Writes text to path atomically (temporary file in the same folder, then rename).
-void writeFileAtomically(const std::string& path, const std::string& text);
-std::string readTextFile(const std::string& path);  // BadInput naming the file when unreadable
 
 }  // namespace studio

@@ -1,6 +1,8 @@
 #pragma once
 // The optimizer of a run: SGD with momentum, AdamW or LARS, with linear warm-up then
-// cosine decay, and no weight decay on norm weights and biases (1-D parameters).
+// cosine decay, and no weight decay on norm weights and biases (1-D parameters). The
+// encoder's parameters ("backbone.*") can learn at a multiple of the rate
+// (optim.backbone_lr_mult); frozen parameters (requires_grad false) are not optimised.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -37,6 +39,7 @@ class TrainingOptimizer {
   OptimConfig config_;
   int64_t warmup_steps_, total_steps_;
   std::vector<torch::Tensor> decay_, no_decay_;
+  std::vector<double> group_lr_mult_;  // per param group, in the optimizer's order
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   bool fused_adamw_ = true;
 };

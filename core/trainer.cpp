@@ -26,6 +26,7 @@
 #include "core/optim.h"
 #include "core/run_embeddings.h"
 #include "core/run_index.h"
+#include "core/weight_import.h"
 
 #if STUDIO_HAVE_GPU_KERNELS
 #include "gpu/captured_step.h"
@@ -274,6 +275,15 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
     if (plan.host_memory_cache) host_cache.emplace();
     torch::manual_seed(static_cast<uint64_t>(tc.seed));
     ContrastiveModel model = makeContrastiveModel(config_.model, data.train.channels(), augmenter.outSize());
+    // Weights from elsewhere start a new run only: a checkpoint already holds what they became.
+    std::string init_text;
+    if (!config_.model.init_from.empty() && !(resuming_ && folder_.hasCheckpoint())) {
+      const WeightMatchReport report =
+          loadEncoderWeights(model->backbone(), config_.model.init_from, config_.model.init_strict);
+      writeFileAtomically(folder_.initReportPath(), report.toJson().dump(2) + "\n");
+      init_text = "encoder initialised from " + report.source + ": " + report.summary();
+    }
+    model->backbone().freezeStages(config_.optim.freeze_stages);  // before the optimizer: frozen = not optimised
     model->to(device);
     TrainingOptimizer optimizer(config_.optim, *model, steps_per_epoch, total_steps);
 
@@ -309,6 +319,12 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
     source_options.plan = plan;
     BatchSource source(data.train.images, augmenter, source_options);
 
+    if (!init_text.empty()) {
+      MetricsRecord init;
+      init.kind = "info";
+      init.text = init_text;
+      if (!emit(init)) cancel_.store(true);
+    }
     MetricsRecord info;
     info.kind = "info";
     info.step = step;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,13 +27,16 @@
 #include "core/error.h"
 #include "core/evaluation.h"
 #include "core/knn.h"
+#include "core/model_export.h"
 #include "core/npy.h"
 #include "core/run_folder.h"
 #include "core/run_embeddings.h"
 #include "core/run_index.h"
+#include "core/supervised.h"
 #include "core/trainer.h"
 #include "core/tsne.h"
 #include "core/version.h"
+#include "core/weight_import.h"
 #ifdef STUDIO_HAVE_IMPORTER
 #include "app/importer/image_folder_importer.h"
 #endif
@@ -57,13 +61,27 @@ Commands:
   import FOLDER --out FILE [--size N] [--fit crop|letterbox] [--gray]
                                               image folder -> packed dataset (.csds)
   runs [--rebuild]                            list runs (--rebuild re-reads the run folders)
-  probe RUN [--labels 1%,10%,100%] [--seeds N] linear probe and kNN with few labels: pretrained
-                                              encoder vs random encoder vs raw pixels (table + CSV/JSON)
+  probe RUN [--labels 1%,10%,100%] [--seeds N] [--arms probe,scratch,finetune] [--supervised-epochs N]
+                                              label efficiency: linear probe and kNN on the pretrained,
+                                              a random and raw pixels; the same architecture trained
+                                              supervised from scratch; the pretrained encoder fine-tuned
+                                              (default arms: probe,scratch; table + CSV/JSON)
   tsne RUN [--perplexity P] [--iterations N]  2-D map of the run's embeddings (tsne.csv in the run)
   neighbours RUN --image I [--k K]            most similar held-out images to image I
   duplicates RUN [--threshold T]              near-duplicates in the training bank and leaks into
                                               the held-out split (cosine >= T, default 0.98)
   export RUN --format npy|tsv [--out DIR]     embeddings as .npy, or TSV + metadata for TensorBoard
+  export RUN --format safetensors|onnx [--model encoder|classifier] [--licence TEXT] [--out DIR]
+                                              the encoder (or the fine-tuned classifier) with torchvision's
+                                              names, or as ONNX (opset 17), with a model card
+  finetune RUN [--labels 10%] [--epochs N] [--patience N] [--batch N] [--epoch-samples N] [--lr X]
+               [--backbone-lr-mult X] [--freeze-stages N] [--seed N] [--scratch] [--no-augment]
+               [--no-probe-init] [--queries N]
+                                              supervised fine-tuning with a share of the labels: encoder +
+                                              linear head, early stopping (RUN/finetune/)
+  match-weights FILE --config EXP [--set key=value ...]
+                                              how a run folder, checkpoint or .safetensors file fits the
+                                              experiment's encoder (what model.init_from would load)
   info                                        version, LibTorch, CPU threads, CUDA support and devices
 
 Options for every command:
@@ -80,14 +98,16 @@ struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;  // --key value
   std::vector<std::string> sets;               // --set key=value, in order
-  bool json = false, gray = false, rebuild = false;
+  bool json = false, gray = false, rebuild = false, scratch = false, no_augment = false, no_probe_init = false;
 };
 
 Args parseArgs(int argc, char** argv) {
   Args a;
   static const std::vector<std::string> kValued = {
       "--config", "--runs-dir", "--out",   "--size",       "--fit",        "--k",         "--bank",
-      "--queries", "--device",  "--labels", "--seeds", "--perplexity", "--iterations", "--image", "--threshold", "--format"};
+      "--queries", "--device",  "--labels", "--seeds", "--perplexity", "--iterations", "--image", "--threshold", "--format",
+      "--model", "--licence", "--epochs", "--patience", "--batch", "--lr", "--backbone-lr-mult", "--freeze-stages",
+      "--seed", "--arms", "--supervised-epochs", "--epoch-samples"};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--json") {
@@ -96,6 +116,12 @@ Args parseArgs(int argc, char** argv) {
       a.gray = true;
     } else if (arg == "--rebuild") {
       a.rebuild = true;
+    } else if (arg == "--scratch") {
+      a.scratch = true;
+    } else if (arg == "--no-augment") {
+      a.no_augment = true;
+    } else if (arg == "--no-probe-init") {
+      a.no_probe_init = true;
     } else if (arg == "--set") {
       if (i + 1 >= argc) studio::throwBadInput("--set needs key=value");
       a.sets.push_back(argv[++i]);
@@ -139,6 +165,8 @@ void needPositional(const Args& a, size_t n, const char* what) {
 
 std::string runsDir(const Args& a) { return option(a, "--runs-dir", studio::defaultRunsDir()); }
 
+void printJson(const Json& j) { std::printf("%s\n", j.dump(-1, ' ', false, Json::error_handler_t::replace).c_str()); }
+
 int reportOutcome(const Args& a, const studio::TrainOutcome& o) {
   if (a.json) {
     Json j = {{"kind", "result"},       {"status", o.status},         {"run_dir", o.run_dir},
@@ -169,10 +197,10 @@ int runTrainer(const Args& a, studio::Trainer& trainer) {
   return reportOutcome(a, outcome);
 }
 
-int cmdTrain(const Args& a) {
-  needPositional(a, 0, "no positional arguments");
+// The experiment of --config FILE with the --set overrides (and --device) applied.
+studio::ExperimentConfig configFromArgs(const Args& a) {
   const std::string path = option(a, "--config");
-  if (path.empty()) studio::throwBadInput("train needs --config FILE (presets are in resources/presets/)");
+  if (path.empty()) studio::throwBadInput(a.command + " needs --config FILE (presets are in resources/presets/)");
   Json json;
   try {
     json = Json::parse(studio::readTextFile(path));
@@ -187,8 +215,24 @@ int cmdTrain(const Args& a) {
   } catch (const Error& e) {
     throw Error(e.kind(), path + ": " + e.what());
   }
-  studio::Trainer trainer(config, runsDir(a));
+  return config;
+}
+
+int cmdTrain(const Args& a) {
+  needPositional(a, 0, "no positional arguments");
+  studio::Trainer trainer(configFromArgs(a), runsDir(a));
   return runTrainer(a, trainer);
+}
+
+// What model.init_from would give the experiment's encoder, without training.
+int cmdMatchWeights(const Args& a) {
+  needPositional(a, 1, "a run folder, checkpoint or .safetensors file");
+  studio::ExperimentConfig config = configFromArgs(a);
+  config.model.init_from = a.positional[0];
+  const studio::WeightMatchReport report = studio::inspectInitWeights(config);
+  if (a.json) printJson(report.toJson());
+  else std::printf("%s\n%s\n", report.source.c_str(), report.describe().c_str());
+  return kExitOk;
 }
 
 int cmdResume(const Args& a) {
@@ -350,7 +394,32 @@ std::pair<torch::Tensor, torch::Tensor> readRunEmbeddings(const studio::RunFolde
   return {features, labels};
 }
 
-void printJson(const Json& j) { std::printf("%s\n", j.dump(-1, ' ', false, Json::error_handler_t::replace).c_str()); }
+// Supervised fine-tuning options shared by finetune and probe's supervised arms.
+studio::FinetuneOptions finetuneOptions(const Args& a, int64_t default_epochs) {
+  studio::FinetuneOptions o;
+  o.max_epochs = intOption(a, a.command == "probe" ? "--supervised-epochs" : "--epochs", default_epochs, 1, 100000);
+  o.patience = intOption(a, "--patience", o.patience, 1, 100000);
+  o.batch_size = intOption(a, "--batch", o.batch_size, 2, 65536);
+  o.min_epoch_samples = intOption(a, "--epoch-samples", o.min_epoch_samples, 0, int64_t(1) << 40);
+  o.lr = doubleOption(a, "--lr", o.lr, 1e-7, 10.0);
+  o.backbone_lr_mult = doubleOption(a, "--backbone-lr-mult", o.backbone_lr_mult, 0.0, 100.0);
+  o.freeze_stages = intOption(a, "--freeze-stages", 0, 0, 5);
+  o.augment = !a.no_augment;
+  o.probe_init_head = !a.no_probe_init;
+  return o;
+}
+
+struct Stats {
+  double mean = 0, std = 0;
+};
+Stats stats(const std::vector<double>& v) {
+  Stats s;
+  for (double x : v) s.mean += x / v.size();
+  double var = 0;
+  for (double x : v) var += (x - s.mean) * (x - s.mean) / std::max<size_t>(1, v.size() - 1);
+  s.std = v.size() > 1 ? std::sqrt(var) : 0.0;
+  return s;
+}
 
 int cmdProbe(const Args& a) {
   needPositional(a, 1, "a run id or folder");
@@ -360,21 +429,52 @@ int cmdProbe(const Args& a) {
   const int64_t bank = intOption(a, "--bank", 10000, 0, int64_t(1) << 40);
   const int64_t queries = intOption(a, "--queries", 10000, 0, int64_t(1) << 40);
   const std::string device = option(a, "--device", "auto");
+  std::set<std::string> arms;
+  {
+    const std::string text = option(a, "--arms", "probe,scratch");
+    size_t start = 0;
+    while (start <= text.size()) {
+      const size_t comma = text.find(',', start);
+      const std::string arm = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (arm != "probe" && arm != "scratch" && arm != "finetune")
+        studio::throwBadInput("--arms = \"" + text + "\": expected a list of probe, scratch, finetune");
+      arms.insert(arm);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  const studio::FinetuneOptions tune = finetuneOptions(a, 30);
+  std::signal(SIGINT, onSignal);
   const auto pretrained = studio::embedRun(folder, bank, queries, device);
-  const auto random = studio::embedRun(folder, bank, queries, device, /*random_init=*/true);
   const auto classes = static_cast<int64_t>(pretrained.class_names.size());
   struct Representation {
     std::string name;
     torch::Tensor train, test;
   };
-  const std::vector<Representation> reps = {
-      {"pretrained", pretrained.bank_features, pretrained.query_features},
-      {"random-init", random.bank_features, random.query_features},
-      {"raw-pixels", studio::rawPixelFeatures(pretrained.bank_images), studio::rawPixelFeatures(pretrained.query_images)}};
+  std::vector<Representation> reps;
+  if (arms.count("probe")) {
+    const auto random = studio::embedRun(folder, bank, queries, device, /*random_init=*/true);
+    reps = {{"pretrained", pretrained.bank_features, pretrained.query_features},
+            {"random-init", random.bank_features, random.query_features},
+            {"raw-pixels", studio::rawPixelFeatures(pretrained.bank_images), studio::rawPixelFeatures(pretrained.query_images)}};
+  }
   std::vector<std::vector<std::string>> rows;
   Json results = Json::array();
+  auto number = [](double v) { return std::to_string(v); };
   if (!a.json)
-    std::printf("%-12s %8s %8s  %-18s %-18s\n", "encoder", "labels", "images", "linear probe", "kNN");
+    std::printf("%-12s %8s %8s  %-18s %-18s %-18s\n", "arm", "labels", "images", "linear probe", "kNN", "supervised");
+  auto printRow = [&](const std::string& arm, double f, int64_t used, const std::string& p, const std::string& k,
+                      const std::string& sup) {
+    if (a.json) return;
+    std::printf("%-12s %8s %8lld  %-18s %-18s %-18s\n", arm.c_str(), percentText(f).c_str(), static_cast<long long>(used),
+                p.c_str(), k.c_str(), sup.c_str());
+    std::fflush(stdout);
+  };
+  auto accuracyText = [](const Stats& s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f%% +- %.2f", 100 * s.mean, 100 * s.std);
+    return std::string(buf);
+  };
   for (const auto& rep : reps) {
     for (double f : fractions) {
       std::vector<double> probe_acc, knn_acc;
@@ -391,35 +491,98 @@ int cmdProbe(const Args& a) {
         knn_acc.push_back(studio::knnAccuracy(x, y, rep.test, pretrained.query_labels, classes, ko));
         if (f >= 1.0) break;  // all labels: every seed draws the same subset
       }
-      auto stats = [](const std::vector<double>& v) {
-        double mean = 0, var = 0;
-        for (double x : v) mean += x / v.size();
-        for (double x : v) var += (x - mean) * (x - mean) / std::max<size_t>(1, v.size() - 1);
-        return std::make_pair(mean, v.size() > 1 ? std::sqrt(var) : 0.0);
-      };
-      const auto [pm, ps] = stats(probe_acc);
-      const auto [km, ks] = stats(knn_acc);
-      results.push_back({{"encoder", rep.name}, {"label_fraction", f}, {"labeled_images", used},
-                         {"seeds", probe_acc.size()}, {"linear_probe_top1_mean", pm}, {"linear_probe_top1_std", ps},
-                         {"knn_top1_mean", km}, {"knn_top1_std", ks}});
-      rows.push_back({rep.name, std::to_string(f), std::to_string(used), std::to_string(probe_acc.size()),
-                      std::to_string(pm), std::to_string(ps), std::to_string(km), std::to_string(ks)});
-      if (!a.json) {
-        char p[32], k[32];
-        std::snprintf(p, sizeof p, "%.2f%% +- %.2f", 100 * pm, 100 * ps);
-        std::snprintf(k, sizeof k, "%.2f%% +- %.2f", 100 * km, 100 * ks);
-        std::printf("%-12s %8s %8lld  %-18s %-18s\n", rep.name.c_str(), percentText(f).c_str(), static_cast<long long>(used), p, k);
-        std::fflush(stdout);
+      const Stats p = stats(probe_acc), k = stats(knn_acc);
+      results.push_back({{"encoder", rep.name}, {"arm", "frozen"}, {"label_fraction", f}, {"labeled_images", used},
+                         {"seeds", probe_acc.size()}, {"linear_probe_top1_mean", p.mean}, {"linear_probe_top1_std", p.std},
+                         {"knn_top1_mean", k.mean}, {"knn_top1_std", k.std},
+                         {"supervised_top1_mean", nullptr}, {"supervised_top1_std", nullptr}});
+      rows.push_back({rep.name, number(f), std::to_string(used), std::to_string(probe_acc.size()), number(p.mean),
+                      number(p.std), number(k.mean), number(k.std), "", ""});
+      printRow(rep.name, f, used, accuracyText(p), accuracyText(k), "-");
+    }
+  }
+  // Supervised arms: the same architecture trained on the same labelled images (the probe's
+  // subsets: same pool, fractions and seeds), scored on the same held-out images.
+  std::vector<std::string> supervised_arms;
+  if (arms.count("scratch")) supervised_arms.push_back("scratch");
+  if (arms.count("finetune")) supervised_arms.push_back("finetuned");
+  if (!supervised_arms.empty()) {
+    studio::SupervisedFinetuner tuner(folder, device);
+    for (const auto& arm : supervised_arms) {
+      const auto study = studio::supervisedStudy(tuner, pretrained.bank_images, pretrained.bank_labels,
+                                                 pretrained.query_images, pretrained.query_labels, classes, {arm},
+                                                 fractions, seeds, tune, [] { return !g_interrupted.load(); });
+      for (const auto& row : study) {
+        const Stats sup{row.mean(), row.stddev()};
+        results.push_back({{"encoder", row.arm}, {"arm", "supervised"}, {"label_fraction", row.label_fraction},
+                           {"labeled_images", row.labeled_images}, {"seeds", row.test_top1.size()},
+                           {"linear_probe_top1_mean", nullptr}, {"linear_probe_top1_std", nullptr},
+                           {"knn_top1_mean", nullptr}, {"knn_top1_std", nullptr},
+                           {"supervised_top1_mean", sup.mean}, {"supervised_top1_std", sup.std},
+                           {"supervised_max_epochs", tune.max_epochs}});
+        rows.push_back({row.arm, number(row.label_fraction), std::to_string(row.labeled_images),
+                        std::to_string(row.test_top1.size()), "", "", "", "", number(sup.mean), number(sup.std)});
+        printRow(row.arm, row.label_fraction, row.labeled_images, "-", "-", accuracyText(sup));
       }
     }
   }
   studio::writeCsv(folder.path() + "/label_efficiency.csv",
                    {"encoder", "label_fraction", "labeled_images", "seeds", "linear_probe_top1_mean",
-                    "linear_probe_top1_std", "knn_top1_mean", "knn_top1_std"},
+                    "linear_probe_top1_std", "knn_top1_mean", "knn_top1_std", "supervised_top1_mean",
+                    "supervised_top1_std"},
                    rows);
   studio::writeFileAtomically(folder.path() + "/label_efficiency.json", Json({{"run", folder.id()}, {"results", results}}).dump(2) + "\n");
   if (a.json) printJson({{"run", folder.id()}, {"results", results}, {"csv", folder.path() + "/label_efficiency.csv"}});
   else std::printf("Written: %s/label_efficiency.csv and .json\n", folder.path().c_str());
+  return kExitOk;
+}
+
+int cmdFinetune(const Args& a) {
+  needPositional(a, 1, "a run id or folder");
+  const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
+  const auto fractions = parseFractions(option(a, "--labels", "10%"));
+  if (fractions.size() != 1) studio::throwBadInput("--labels: finetune takes one share (e.g. 10%), not a list");
+  studio::FinetuneOptions o = finetuneOptions(a, 30);
+  o.label_fraction = fractions.front();
+  o.seed = intOption(a, "--seed", 0, 0, int64_t(1) << 40);
+  o.from_pretrained = !a.scratch;
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  const auto r = studio::finetuneRun(folder, o, option(a, "--device", "auto"),
+                                     intOption(a, "--queries", 0, 0, int64_t(1) << 40),
+                                     [&](const studio::FinetuneProgress& p) {
+                                       if (a.json) {
+                                         printJson({{"kind", "epoch"}, {"epoch", p.epoch}, {"max_epochs", p.max_epochs},
+                                                    {"train_loss", p.train_loss},
+                                                    {"validation_top1", p.validation_top1},
+                                                    {"best_validation_top1", p.best_validation_top1}});
+                                       } else {
+                                         char val[32] = "-";
+                                         if (p.validation_top1 >= 0) std::snprintf(val, sizeof val, "%.2f%%", 100 * p.validation_top1);
+                                         std::printf("epoch %lld/%lld  loss %.4f  validation top-1 %s\n",
+                                                     static_cast<long long>(p.epoch), static_cast<long long>(p.max_epochs),
+                                                     p.train_loss, val);
+                                       }
+                                       std::fflush(stdout);
+                                       return !g_interrupted.load();
+                                     });
+  if (a.json) {
+    Json j = r.toJson();
+    j["kind"] = "result";
+    j["run"] = folder.id();
+    j["classifier"] = folder.classifierPath();
+    j["report"] = folder.finetuneReportPath();
+    printJson(j);
+  } else {
+    std::printf("%s encoder + linear head, %lld labelled images (%s; %lld train, %lld validation), %lld epochs%s:\n",
+                r.init == "pretrained" ? "Pretrained" : "Random", static_cast<long long>(r.labeled_images),
+                percentText(o.label_fraction).c_str(), static_cast<long long>(r.train_images),
+                static_cast<long long>(r.validation_images), static_cast<long long>(r.epochs_run),
+                r.stopped_early ? " (stopped early)" : "");
+    std::printf("test top-1 %.2f%% on %lld held-out images (best validation %.2f%% at epoch %lld)\n", 100 * r.test_top1,
+                static_cast<long long>(r.test_images), 100 * r.best_validation_top1, static_cast<long long>(r.best_epoch));
+    std::printf("Written: %s and %s\n", folder.classifierPath().c_str(), folder.finetuneReportPath().c_str());
+  }
   return kExitOk;
 }
 
@@ -512,11 +675,30 @@ int cmdDuplicates(const Args& a) {
   return kExitOk;
 }
 
+// A model (safetensors or ONNX) with architecture.json and a model card.
+int cmdExportModel(const Args& a, const studio::RunFolder& folder, const std::string& format) {
+  studio::ExportOptions o;
+  o.format = format;
+  o.model = option(a, "--model", "encoder");
+  o.licence = option(a, "--licence");
+  o.out_dir = option(a, "--out");
+  const auto r = studio::exportModel(folder, o);
+  if (a.json) {
+    printJson({{"run", folder.id()}, {"format", format}, {"model", o.model}, {"path", r.model_path}, {"files", r.files}});
+  } else {
+    std::printf("Exported the %s of %s as %s:\n", o.model.c_str(), folder.id().c_str(), format.c_str());
+    for (const auto& f : r.files) std::printf("  %s\n", f.c_str());
+  }
+  return kExitOk;
+}
+
 int cmdExport(const Args& a) {
   needPositional(a, 1, "a run id or folder");
   const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
   const std::string format = option(a, "--format");
-  if (format != "npy" && format != "tsv") studio::throwBadInput("--format = \"" + format + "\": expected npy or tsv");
+  if (format == "safetensors" || format == "onnx") return cmdExportModel(a, folder, format);
+  if (format != "npy" && format != "tsv")
+    studio::throwBadInput("--format = \"" + format + "\": expected npy, tsv, safetensors or onnx");
   const std::string out = option(a, "--out", folder.path() + "/export-" + format);
   std::filesystem::create_directories(out);
   auto [features, labels] = readRunEmbeddings(folder);
@@ -584,6 +766,8 @@ int main(int argc, char** argv) {
     if (a.command == "neighbours") return cmdNeighbours(a);
     if (a.command == "duplicates") return cmdDuplicates(a);
     if (a.command == "export") return cmdExport(a);
+    if (a.command == "finetune") return cmdFinetune(a);
+    if (a.command == "match-weights") return cmdMatchWeights(a);
     if (a.command == "info") return cmdInfo(a);
     if (a.command.empty()) {
       std::fprintf(stderr, "%s", kUsage);
