@@ -29,6 +29,11 @@ for exe in "$cli" "$gui"; do
 done
 ! ldd "$prefix/bin/contrastive-onnx-export" | grep libtorch >/dev/null || { echo "the ONNX exporter loads LibTorch"; exit 1; }
 
+step "the licences of what the package bundles"
+for f in copyright LIBTORCH-LICENSE LIBTORCH-NOTICE; do
+  [ -s "$prefix/share/doc/contrastive-studio/$f" ] || { echo "missing: $prefix/share/doc/contrastive-studio/$f"; exit 1; }
+done
+
 step "$("$cli" --version)"
 "$cli" --version | grep -qx "contrastive-cli [0-9][0-9.]*"
 "$cli" info
