@@ -235,6 +235,41 @@ torch::Tensor Augmenter::apply(const torch::Tensor& images, const AugmentParams&
   return normalize(applyUnnormalized(images, params));
 }
 
+augmath::Pipeline Augmenter::pipeline(const torch::Tensor& table, bool normalize, bool channels_last) const {
+  TORCH_CHECK(table.dim() == 2 && table.size(1) == kAugmentColumns, "augment: the parameter table must be [N, ",
+              int64_t(kAugmentColumns), "]");
+  TORCH_CHECK(channels_ >= 1 && channels_ <= augmath::kMaxChannels, "augment: the fused appliers take 1 to ",
+              augmath::kMaxChannels, " channels, not ", channels_);
+  const auto t = table.to(torch::kCPU, torch::kFloat32);
+  augmath::Pipeline p;
+  p.channels = static_cast<int>(channels_);
+  p.in_height = static_cast<int>(in_height_);
+  p.in_width = static_cast<int>(in_width_);
+  p.out_size = static_cast<int>(out_size_);
+  p.blur_kernel = static_cast<int>(blur_kernel_);
+  p.solarize_threshold = static_cast<float>(config_.solarize_threshold);
+  for (int64_t c = 0; c < channels_; ++c) {
+    p.mean[c] = mean_[static_cast<size_t>(c)];
+    p.std[c] = std_[static_cast<size_t>(c)];
+  }
+  const bool rows = t.size(0) > 0;
+  p.hue = rows && channels_ == 3 && t.select(1, kHue).abs().max().item<float>() > 0;
+  p.blur = rows && t.select(1, kBlurSigma).max().item<float>() > 0;
+  p.solarize = rows && t.select(1, kSolarize).max().item<float>() > 0;
+  p.normalize = normalize;
+  p.channels_last = channels_last;
+  return p;
+}
+
+torch::Tensor Augmenter::blurWeights(const torch::Tensor& table) const {
+  const auto sigmas = table.select(1, kBlurSigma).to(torch::kCPU, torch::kFloat32).contiguous();
+  auto weights = torch::empty({sigmas.size(0), blur_kernel_}, torch::kFloat32);
+  const float* s = sigmas.data_ptr<float>();
+  float* w = weights.data_ptr<float>();
+  for (int64_t i = 0; i < sigmas.size(0); ++i) augmath::blurWeights(s[i], static_cast<int>(blur_kernel_), w + i * blur_kernel_);
+  return weights;
+}
+
 torch::Tensor Augmenter::prepare(const torch::Tensor& images) const {
   auto x = images.to(torch::kFloat32).div_(255.0);
   if (x.size(2) != out_size_ || x.size(3) != out_size_)

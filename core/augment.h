@@ -10,27 +10,11 @@
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
+#include "core/augment_columns.h"
+#include "core/augment_math.h"
 #include "core/config.h"
 
 namespace studio {
-
-// Columns of the parameter table: one row per view, float32.
-enum AugmentColumn : int64_t {
-  kCropX0 = 0,   // crop box in fractions of the source width/height
-  kCropY0,
-  kCropW,
-  kCropH,
-  kFlip,         // 1 = mirror horizontally
-  kJitter,       // 1 = colour jitter drawn (factors below are neutral otherwise)
-  kBrightness,   // multiplicative factors, 1 = unchanged
-  kContrast,
-  kSaturation,
-  kHue,          // hue shift in turns, 0 = unchanged
-  kGray,         // 1 = convert to grayscale
-  kBlurSigma,    // Gaussian blur sigma in output pixels, 0 = no blur
-  kSolarize,     // 1 = invert values above the threshold
-  kAugmentColumns
-};
 
 struct AugmentParams {
   torch::Tensor table;  // float32 [N, kAugmentColumns], CPU
@@ -61,6 +45,13 @@ class Augmenter {
   // Evaluation input: no randomness; resized to the output size if needed, normalised.
   torch::Tensor prepare(const torch::Tensor& images) const;
   torch::Tensor normalize(const torch::Tensor& unit_images) const;
+
+  // What the fused appliers (CPU: core/augment_fused.h, CUDA: gpu/augment_kernels.h) need
+  // for this table: sizes, normalisation, and the batch-wide switches the reference takes
+  // from the table (hue round trip, blur, solarize).
+  augmath::Pipeline pipeline(const torch::Tensor& table, bool normalize = true, bool channels_last = false) const;
+  // Each view's normalised blur kernel, float32 [N, blurKernel()] on the CPU.
+  torch::Tensor blurWeights(const torch::Tensor& table) const;
 
  private:
   AugmentConfig config_;

@@ -211,6 +211,8 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
     r.choice("stem", c.model.stem, {"auto", "cifar", "imagenet"});
     r.integer("width", c.model.width, 4, 512);
     r.integerList("head_dims", c.model.head_dims, 2, 16384, 1, 4);
+    r.string("init_from", c.model.init_from);
+    r.boolean("init_strict", c.model.init_strict);
   });
   readSection(top, "method", [&](ObjectReader& r) {
     r.choice("name", c.method.name, {"simclr"});
@@ -224,6 +226,8 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
     r.number("warmup_epochs", c.optim.warmup_epochs, 0.0, 1000.0);
     r.number("min_lr_ratio", c.optim.min_lr_ratio, 0.0, 1.0);
     r.number("lars_eta", c.optim.lars_eta, 1e-6, 1.0);
+    r.number("backbone_lr_mult", c.optim.backbone_lr_mult, 0.0, 100.0);
+    r.integer("freeze_stages", c.optim.freeze_stages, 0, 5);
   });
   readSection(top, "train", [&](ObjectReader& r) {
     r.integer("epochs", c.train.epochs, 1, 100000);
@@ -243,6 +247,18 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
     r.integer("bank_size", c.monitor.bank_size, 0, int64_t(1) << 40);
     r.integer("query_size", c.monitor.query_size, 0, int64_t(1) << 40);
     r.integer("map_size", c.monitor.map_size, 0, int64_t(1) << 40);
+  });
+  readSection(top, "engine", [&](ObjectReader& r) {
+    auto& e = c.engine;
+    r.choice("augment", e.augment, {"auto", "fused", "torch"});
+    r.choice("precision", e.precision, {"auto", "fp32", "bf16"});
+    r.choice("channels_last", e.channels_last, {"auto", "on", "off"});
+    r.boolean("tf32", e.tf32);
+    r.boolean("cudnn_benchmark", e.cudnn_benchmark);
+    r.boolean("cuda_graph", e.cuda_graph);
+    r.choice("resident_data", e.resident_data, {"auto", "on", "off"});
+    r.integer("prefetch", e.prefetch, 0, 2);
+    r.boolean("host_memory_cache", e.host_memory_cache);
   });
   top.finish();
   return c;
@@ -275,7 +291,9 @@ Json ExperimentConfig::toJson() const {
                   {"solarize_threshold", a.solarize_threshold},
                   {"mean", a.mean},
                   {"std", a.std}};
-  j["model"] = {{"backbone", model.backbone}, {"stem", model.stem}, {"width", model.width}, {"head_dims", model.head_dims}};
+  j["model"] = {{"backbone", model.backbone},   {"stem", model.stem},
+                {"width", model.width},         {"head_dims", model.head_dims},
+                {"init_from", model.init_from}, {"init_strict", model.init_strict}};
   j["method"] = {{"name", method.name}, {"temperature", method.temperature}};
   j["optim"] = {{"name", optim.name},
                 {"lr", optim.lr},
@@ -283,7 +301,9 @@ Json ExperimentConfig::toJson() const {
                 {"momentum", optim.momentum},
                 {"warmup_epochs", optim.warmup_epochs},
                 {"min_lr_ratio", optim.min_lr_ratio},
-                {"lars_eta", optim.lars_eta}};
+                {"lars_eta", optim.lars_eta},
+                {"backbone_lr_mult", optim.backbone_lr_mult},
+                {"freeze_stages", optim.freeze_stages}};
   j["train"] = {{"epochs", train.epochs},
                 {"batch_size", train.batch_size},
                 {"seed", train.seed},
@@ -297,15 +317,16 @@ Json ExperimentConfig::toJson() const {
                   {"bank_size", monitor.bank_size},
                   {"query_size", monitor.query_size},
                   {"map_size", monitor.map_size}};
+  j["engine"] = {{"augment", engine.augment},
+                 {"precision", engine.precision},
+                 {"channels_last", engine.channels_last},
+                 {"tf32", engine.tf32},
+                 {"cudnn_benchmark", engine.cudnn_benchmark},
+                 {"cuda_graph", engine.cuda_graph},
+                 {"resident_data", engine.resident_data},
+                 {"prefetch", engine.prefetch},
+                 {"host_memory_cache", engine.host_memory_cache}};
   return j;
-}
-
-std::string readTextFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throwBadInput(path + ": cannot be read (" + std::string(std::strerror(errno)) + ")");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 ExperimentConfig loadExperimentConfig(const std::string& path) {
@@ -353,27 +374,6 @@ void applyConfigOverride(Json& json, const std::string& assignment) {
     node = &(*node)[part];
     if (node->is_null()) *node = Json::object();
     start = dot + 1;
-  }
-}
-
-void writeFileAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throwFailure(path + ": cannot be written (" + std::string(std::strerror(errno)) + ")");
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throwFailure(path + ": write failed (" + std::string(std::strerror(errno)) + ")");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throwFailure(path + ": cannot be replaced (" + ec.message() + ")");
   }
 }
 

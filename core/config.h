@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/file_io.h"  // writeFileAtomically, readTextFile (declared there, used with configs)
+
 namespace studio {
 
 using Json = nlohmann::json;
@@ -45,6 +47,11 @@ struct ModelConfig {
   std::string stem = "auto";         // auto | cifar | imagenet (ResNets)
   int64_t width = 32;                // convnet base width
   std::vector<int64_t> head_dims = {512, 128};  // hidden widths..., output width
+  // Start the encoder from these weights instead of random ones: a run folder (its last
+  // checkpoint), a studio checkpoint (.pt) or a .safetensors file with torchvision/timm
+  // ResNet names (core/weight_import.h). Empty = random initialisation.
+  std::string init_from;
+  bool init_strict = true;  // refuse missing, unexpected or mis-shaped tensors; false loads what fits
 };
 
 struct MethodConfig {
@@ -60,6 +67,8 @@ struct OptimConfig {
   double warmup_epochs = 1.0;
   double min_lr_ratio = 0.0;   // cosine decays to lr * min_lr_ratio
   double lars_eta = 0.001;
+  double backbone_lr_mult = 1.0;  // the encoder's learning rate = lr * this (the head keeps lr)
+  int64_t freeze_stages = 0;      // the first N stages of the encoder (stem, layer1, ...) stay fixed
 };
 
 struct TrainConfig {
@@ -84,6 +93,20 @@ struct MonitorConfig {
   int64_t map_size = 2000;
 };
 
+// How the engine computes: settings that change speed and memory, not what is learned
+// (beyond floating-point rounding: bf16 autocast is the one with visible rounding).
+struct EngineConfig {
+  std::string augment = "auto";        // auto (fused: CUDA kernels / CPU threads) | fused | torch (the reference ops)
+  std::string precision = "auto";      // auto (bf16 autocast on CUDA devices that have it) | fp32 | bf16
+  std::string channels_last = "auto";  // auto (on CUDA) | on | off: NHWC activations and weights
+  bool tf32 = true;                    // CUDA: TF32 tensor cores for float32 matmuls and convolutions
+  bool cudnn_benchmark = true;         // CUDA: let cuDNN time its algorithms for each shape
+  bool cuda_graph = false;             // CUDA: replay the forward+backward as one captured graph
+  std::string resident_data = "auto";  // auto (on the GPU when it fits) | on | off: where the uint8 images live
+  int64_t prefetch = 1;                // batches prepared ahead on a background thread (0 = none)
+  bool host_memory_cache = true;       // keep freed CPU tensor memory for reuse during the run
+};
+
 struct ExperimentConfig {
   std::string name = "experiment";
   DatasetConfig dataset;
@@ -93,6 +116,7 @@ struct ExperimentConfig {
   OptimConfig optim;
   TrainConfig train;
   MonitorConfig monitor;
+  EngineConfig engine;
 
   // Throws studio::Error(BadInput) naming the key: "config: train.batch_size = 1 is out of
   // range [2, 65536]". Missing keys take their defaults.
@@ -106,9 +130,5 @@ void saveExperimentConfig(const ExperimentConfig& config, const std::string& pat
 // Applies "a.b.c=value" to a JSON document; value is parsed as JSON when it parses
 // (numbers, true/false, arrays), else taken as a string. Throws BadInput on bad syntax.
 void applyConfigOverride(Json& json, const std::string& assignment);
-
-// Writes text to path atomically (temporary file in the same folder, then rename).
-void writeFileAtomically(const std::string& path, const std::string& text);
-std::string readTextFile(const std::string& path);  // BadInput naming the file when unreadable
 
 }  // namespace studio

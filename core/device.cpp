@@ -1,12 +1,65 @@
 #include "core/device.h"
 
+#include <c10/core/CachingDeviceAllocator.h>
 #include <torch/torch.h>
+
+#include <dlfcn.h>
+
+#include <mutex>
 
 #include "core/error.h"
 
+#if STUDIO_HAVE_GPU_KERNELS
+#include "gpu/captured_step.h"
+#include "gpu/device_info.h"
+#endif
+
 namespace studio {
 
-bool cudaAvailable() { return torch::cuda::is_available(); }
+namespace {
+
+struct CudaSupport {
+  bool loaded = STUDIO_TORCH_HAS_CUDA != 0;
+  std::string problem;  // why the add-on did not load
+};
+
+CudaSupport& cudaSupport() {
+  static CudaSupport support;
+  return support;
+}
+
+}  // namespace
+
+void loadCudaSupport() {
+#if !STUDIO_TORCH_HAS_CUDA
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Found through the executable's RUNPATH (the package's private library folder). Kept
+    // loaded for the life of the process: its static registrations are torch's CUDA backend.
+    if (dlopen("libtorch_cuda.so", RTLD_NOW | RTLD_GLOBAL)) {
+      cudaSupport().loaded = true;
+    } else {
+      const char* error = dlerror();
+      cudaSupport().problem = error ? error : "libtorch_cuda.so could not be loaded";
+    }
+  });
+#endif
+}
+
+bool cudaAvailable() {
+  loadCudaSupport();
+  return torch::cuda::is_available();
+}
+
+std::string cudaSupportSummary() {
+  loadCudaSupport();
+  const CudaSupport& s = cudaSupport();
+  if (!s.loaded) return "CUDA: not available (CPU-only build; the CUDA add-on is not installed: " + s.problem + ")";
+  const std::string how = STUDIO_TORCH_HAS_CUDA ? "linked" : "loaded from the add-on";
+  const auto devices = torch::cuda::device_count();
+  if (devices == 0) return "CUDA: " + how + ", no device (no NVIDIA GPU or driver found)";
+  return "CUDA: " + how + ", " + std::to_string(devices) + " device(s)";
+}
 
 bool isDeviceSpec(const std::string& spec) {
   return spec == "auto" || spec == "cpu" || spec == "cuda" ||
@@ -23,7 +76,10 @@ c10::Device resolveDevice(const std::string& spec, const std::string& setting_na
 #if STUDIO_TORCH_HAS_CUDA
     throwBadInput(quoted + ", but no CUDA device is available on this machine (use auto or cpu)");
 #else
-    throwBadInput(quoted + ", but this build runs on the CPU only (LibTorch's CUDA libraries were not usable when it was built)");
+    throwBadInput(quoted + ", but " + (cudaSupport().loaded ? "no CUDA device is available on this machine (use auto or cpu)"
+                                                         : "this installation runs on the CPU only: install the "
+                                                           "contrastive-studio-cuda add-on for NVIDIA GPUs (" +
+                                                               cudaSupport().problem + ")"));
 #endif
   }
   c10::Device device(spec);
@@ -34,7 +90,37 @@ c10::Device resolveDevice(const std::string& spec, const std::string& setting_na
 
 std::string describeDevice(const c10::Device& device) {
   if (device.is_cpu()) return "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
-  return device.str();
+  const DeviceFacts facts = queryDeviceFacts(device);
+  return facts.name.empty() ? device.str() : device.str() + " (" + facts.name + ")";
+}
+
+DeviceFacts queryDeviceFacts(const c10::Device& device) {
+  DeviceFacts facts;
+#if STUDIO_HAVE_GPU_KERNELS
+  facts.kernels = true;
+  facts.cuda_graphs = gpu::cudaGraphsAvailable();
+#endif
+  if (!device.is_cuda()) return facts;
+  const int index = device.has_index() ? device.index() : 0;
+#if STUDIO_HAVE_GPU_KERNELS
+  try {
+    const gpu::DeviceInfo info = gpu::deviceInfo(index);
+    facts.name = info.name;
+    facts.free_bytes = static_cast<int64_t>(info.free_bytes);
+    facts.total_bytes = static_cast<int64_t>(info.total_bytes);
+    facts.bf16 = info.supportsBfloat16();
+    return facts;
+  } catch (const std::exception&) {
+    // Fall through to what torch itself can say.
+  }
+#endif
+  try {
+    const auto [free, total] = c10::getDeviceAllocator(c10::kCUDA)->getMemoryInfo(static_cast<c10::DeviceIndex>(index));
+    facts.free_bytes = static_cast<int64_t>(free);
+    facts.total_bytes = static_cast<int64_t>(total);
+  } catch (const c10::Error&) {
+  }
+  return facts;
 }
 
 }  // namespace studio

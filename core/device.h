@@ -4,6 +4,8 @@
 
 #include <c10/core/Device.h>
 
+#include "core/engine_plan.h"
+
 namespace studio {
 
 // spec: auto | cpu | cuda | cuda:N. Throws studio::Error(BadInput), naming the setting
@@ -13,5 +15,17 @@ c10::Device resolveDevice(const std::string& spec, const std::string& setting_na
 bool isDeviceSpec(const std::string& spec);
 std::string describeDevice(const c10::Device& device);  // e.g. "cpu (2 threads)", "cuda:0 (NVIDIA H100)"
 bool cudaAvailable();
+// Name, memory and bf16 support of a CUDA device (CPU: defaults); the CUDA kernels'
+// presence in this build.
+DeviceFacts queryDeviceFacts(const c10::Device& device);
+
+// Builds linked against LibTorch's CPU libraries only (the installed package) get CUDA from
+// the optional add-on: libtorch_cuda.so loaded at start registers torch's CUDA backend.
+// Call it first thing in main(), before anything asks torch about CUDA (torch caches the
+// answer). Idempotent; a no-op in builds linked with CUDA.
+void loadCudaSupport();
+// One line on where CUDA support stands: linked, loaded from the add-on, or why not
+// ("libtorch_cuda.so: cannot open shared object file ..."), and the devices found.
+std::string cudaSupportSummary();
 
 }  // namespace studio

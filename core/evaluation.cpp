@@ -330,6 +330,24 @@ LinearProbeResult linearProbe(const torch::Tensor& train_x, const torch::Tensor&
   return result;
 }
 
+LinearClassifier fitLinearClassifier(const torch::Tensor& x, const torch::Tensor& y, int64_t num_classes,
+                                     double weight_decay, int64_t max_iterations) {
+  checkNumClasses(num_classes, 2);
+  if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
+    throwBadInput("weight_decay: expected a finite value >= 0, got " + num(weight_decay));
+  const auto features = floatMatrix(x, "x", "[N, D]");
+  if (features.size(0) < 1) throwBadInput("x: expected at least one row, got none");
+  const auto labels = labelVector(y, "y", num_classes, features.size(0), "x");
+  const auto mean = features.mean(0, true);
+  const auto std = (features - mean).pow(2).mean(0, true).sqrt().clamp_min(kMinFeatureStd);
+  const auto model = fitLogistic((features - mean) / std, labels, num_classes, weight_decay, max_iterations);
+  // ((x - m) / s) @ W + b = x @ (W / s^T) + (b - (m / s) @ W)
+  LinearClassifier c;
+  c.weight = model.weight / std.t();
+  c.bias = model.bias - torch::mm(mean / std, model.weight).squeeze(0);
+  return c;
+}
+
 torch::Tensor balancedSubset(const torch::Tensor& labels, int64_t num_classes, double fraction, int64_t seed) {
   checkNumClasses(num_classes);
   if (!(fraction > 0 && fraction <= 1)) throwBadInput("fraction: expected a share in (0, 1], got " + num(fraction));

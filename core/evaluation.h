@@ -54,6 +54,18 @@ struct LinearProbeResult {
 LinearProbeResult linearProbe(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& test_x,
                               const torch::Tensor& test_y, int64_t num_classes, const LinearProbeOptions& options);
 
+// A linear classifier in the raw feature space: logits = x @ weight + bias.
+struct LinearClassifier {
+  torch::Tensor weight;  // float32 [D, C]
+  torch::Tensor bias;    // float32 [C]
+};
+
+// The linear probe's fit (multinomial logistic regression, L2 weight_decay on the weights,
+// full-batch L-BFGS) on x standardised with its own mean/std, folded back into the raw
+// feature space: what initialises a fine-tuned model's head from its frozen features.
+LinearClassifier fitLinearClassifier(const torch::Tensor& x, const torch::Tensor& y, int64_t num_classes,
+                                     double weight_decay, int64_t max_iterations = 200);
+
 // Class-balanced subset for label-efficiency studies (1%, 10%, 100%): round(fraction * n_c)
 // of each class's indices, at least one per non-empty class, drawn with the seed. Returns
 // int64 indices into labels, ascending. The same seed gives the same subset on every platform.

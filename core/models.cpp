@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cstring>
+
 #include "core/error.h"
 
 namespace nn = torch::nn;
@@ -17,7 +19,7 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1) {
 // pooling. About 7.5 M multiply-adds per 28x28 image: fast enough on a 2-core CPU.
 class ConvNetImpl : public BackboneImpl {
  public:
-  ConvNetImpl(int64_t in_channels, int64_t width) {
+  ConvNetImpl(int64_t in_channels, int64_t width) : in_channels_(in_channels), width_(width) {
     const int64_t w = width;
     net_ = register_module("net", nn::Sequential(conv(in_channels, w, 3), nn::BatchNorm2d(w), nn::ReLU(true),
                                                   nn::MaxPool2d(2), conv(w, 2 * w, 3), nn::BatchNorm2d(2 * w), nn::ReLU(true),
@@ -27,8 +29,26 @@ class ConvNetImpl : public BackboneImpl {
   }
   torch::Tensor forward(torch::Tensor x) override { return net_->forward(x); }
 
+  // net.0/1 -> conv1/bn1, net.4/5 -> conv2/bn2, net.8/9 -> conv3/bn3 (the Sequential's
+  // ReLU and pooling layers hold no tensors).
+  std::string exchangeName(const std::string& name) const override {
+    static const std::pair<const char*, const char*> kNames[] = {{"net.0.", "conv1."}, {"net.1.", "bn1."},
+                                                                 {"net.4.", "conv2."}, {"net.5.", "bn2."},
+                                                                 {"net.8.", "conv3."}, {"net.9.", "bn3."}};
+    for (const auto& [ours, theirs] : kNames)
+      if (name.rfind(ours, 0) == 0) return theirs + name.substr(std::strlen(ours));
+    return name;
+  }
+  nlohmann::json architecture() const override {
+    return {{"backbone", "convnet"}, {"in_channels", in_channels_}, {"width", width_}, {"feature_dim", feature_dim_}};
+  }
+  std::vector<std::vector<std::string>> stagePrefixes() const override {
+    return {{"net.0.", "net.1."}, {"net.4.", "net.5."}, {"net.8.", "net.9."}};
+  }
+
  private:
   nn::Sequential net_{nullptr};
+  int64_t in_channels_ = 0, width_ = 0;
 };
 
 class BasicBlockImpl : public nn::Module {
@@ -88,7 +108,7 @@ TORCH_MODULE(Bottleneck);
 class ResNetImpl : public BackboneImpl {
  public:
   ResNetImpl(const std::vector<int64_t>& blocks, bool bottleneck, int64_t in_channels, bool cifar_stem)
-      : bottleneck_(bottleneck), cifar_stem_(cifar_stem) {
+      : bottleneck_(bottleneck), cifar_stem_(cifar_stem), blocks_(blocks), in_channels_(in_channels) {
     conv1_ = register_module("conv1", cifar_stem ? conv(in_channels, 64, 3) : conv(in_channels, 64, 7, 2));
     bn1_ = register_module("bn1", nn::BatchNorm2d(64));
     int64_t in = 64;
@@ -119,15 +139,54 @@ class ResNetImpl : public BackboneImpl {
     for (auto& l : layers_) x = l->forward(x);
     return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
   }
+  nlohmann::json architecture() const override {
+    const char* name = bottleneck_ ? "resnet50" : (blocks_[1] == 4 ? "resnet34" : "resnet18");
+    return {{"backbone", name},
+            {"in_channels", in_channels_},
+            {"stem", cifar_stem_ ? "cifar" : "imagenet"},
+            {"block", bottleneck_ ? "bottleneck" : "basic"},
+            {"blocks", blocks_},
+            {"feature_dim", feature_dim_}};
+  }
+  std::vector<std::vector<std::string>> stagePrefixes() const override {
+    return {{"conv1.", "bn1."}, {"layer1."}, {"layer2."}, {"layer3."}, {"layer4."}};
+  }
 
  private:
   bool bottleneck_, cifar_stem_;
+  std::vector<int64_t> blocks_;
+  int64_t in_channels_;
   nn::Conv2d conv1_{nullptr};
   nn::BatchNorm2d bn1_{nullptr};
   std::vector<nn::Sequential> layers_;
 };
 
+bool underPrefixes(const std::string& name, const std::vector<std::vector<std::string>>& stages, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    for (const auto& prefix : stages[static_cast<size_t>(i)])
+      if (name.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
 }  // namespace
+
+void BackboneImpl::freezeStages(int64_t n) {
+  const auto stages = stagePrefixes();
+  if (n < 0 || n > static_cast<int64_t>(stages.size()))
+    throwBadInput("config: optim.freeze_stages = " + std::to_string(n) + " but the " + architecture()["backbone"].get<std::string>() +
+                  " has " + std::to_string(stages.size()) + " stages (0 freezes nothing)");
+  frozen_stages_ = n;
+  for (auto& p : named_parameters()) p.value().set_requires_grad(!underPrefixes(p.key(), stages, n));
+  train(is_training());
+}
+
+void BackboneImpl::train(bool on) {
+  torch::nn::Module::train(on);
+  if (frozen_stages_ == 0 || !on) return;
+  const auto stages = stagePrefixes();
+  for (auto& m : named_modules("", /*include_self=*/false))
+    if (underPrefixes(m.key() + ".", stages, frozen_stages_)) m.value()->eval();
+}
 
 ProjectionHeadImpl::ProjectionHeadImpl(int64_t in_dim, const std::vector<int64_t>& dims) {
   nn::Sequential seq;
@@ -160,6 +219,18 @@ std::shared_ptr<BackboneImpl> makeBackbone(const ModelConfig& config, int64_t in
 
 ContrastiveModel makeContrastiveModel(const ModelConfig& config, int64_t in_channels, int64_t image_size) {
   return ContrastiveModel(makeBackbone(config, in_channels, image_size), config.head_dims);
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> exchangeTensors(BackboneImpl& backbone) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& m : backbone.named_modules()) {
+    const std::string prefix = m.key().empty() ? "" : m.key() + ".";
+    for (const auto& p : m.value()->named_parameters(/*recurse=*/false))
+      out.emplace_back(backbone.exchangeName(prefix + p.key()), p.value());
+    for (const auto& b : m.value()->named_buffers(/*recurse=*/false))
+      out.emplace_back(backbone.exchangeName(prefix + b.key()), b.value());
+  }
+  return out;
 }
 
 std::string modelSignature(torch::nn::Module& model) {

@@ -17,7 +17,6 @@ namespace {
 constexpr char kMagic[8] = {'C', 'S', 'D', 'S', 'E', 'T', '0', '1'};
 constexpr int64_t kFormatVersion = 1;
 constexpr uint64_t kHeaderBytes = 16;
-constexpr uint64_t kFnvOffsetBasis = 14695981039346656037ULL;
 constexpr uint64_t kFnvPrime = 1099511628211ULL;
 
 using Json = nlohmann::json;
@@ -42,13 +41,6 @@ std::vector<uint8_t> labelBytes(const std::vector<int32_t>& labels) {
   return out;
 }
 
-uint64_t fnv1a(uint64_t h, const uint8_t* data, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    h ^= data[i];
-    h *= kFnvPrime;
-  }
-  return h;
-}
 
 // Product of the four dimensions, or false when it does not fit in 63 bits (a hostile or
 // corrupt manifest must not wrap around into a plausible size).
@@ -129,10 +121,18 @@ bool isLowerHex16(const std::string& s) {
 
 }  // namespace
 
+uint64_t fnv1a64(uint64_t h, const uint8_t* data, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    h ^= data[i];
+    h *= kFnvPrime;
+  }
+  return h;
+}
+
 std::string packedContentHash(const std::vector<uint8_t>& pixels, const std::vector<int32_t>& labels) {
-  uint64_t h = fnv1a(kFnvOffsetBasis, pixels.data(), pixels.size());
+  uint64_t h = fnv1a64(kFnv1aOffsetBasis, pixels.data(), pixels.size());
   const std::vector<uint8_t> lb = labelBytes(labels);
-  h = fnv1a(h, lb.data(), lb.size());
+  h = fnv1a64(h, lb.data(), lb.size());
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;

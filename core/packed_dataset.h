@@ -37,6 +37,10 @@ struct PackedDataset {
 
 // FNV-1a 64-bit over pixels then labels, as 16 lowercase hex digits.
 std::string packedContentHash(const std::vector<uint8_t>& pixels, const std::vector<int32_t>& labels);
+// The same hash over data in pieces: start from kFnv1aOffsetBasis and feed each block (pixels,
+// then labels as little-endian int32), then print with "%016llx".
+constexpr uint64_t kFnv1aOffsetBasis = 14695981039346656037ULL;
+uint64_t fnv1a64(uint64_t h, const uint8_t* data, size_t n);
 
 // Writes atomically (temporary file in the same folder, then rename). Computes and stores
 // content_hash. Throws studio::Error(BadInput) on inconsistent sizes, (Failure) on I/O error.

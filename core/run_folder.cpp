@@ -58,8 +58,11 @@ RunFolder RunFolder::create(const std::string& runs_dir, const std::string& name
 
 RunFolder RunFolder::open(const std::string& runs_dir, const std::string& id_or_path) {
   for (const auto& candidate : {id_or_path, runs_dir + "/" + id_or_path}) {
-    if (fs::is_directory(candidate) && fs::exists(candidate + "/config.json"))
-      return RunFolder(fs::absolute(candidate).lexically_normal().string());
+    if (fs::is_directory(candidate) && fs::exists(candidate + "/config.json")) {
+      fs::path path = fs::absolute(candidate).lexically_normal();
+      if (!path.has_filename()) path = path.parent_path();  // "runs/id/": the id is the last name
+      return RunFolder(path.string());
+    }
   }
   throwBadInput("run \"" + id_or_path + "\" not found (neither a run folder nor a run id in " + runs_dir + ")");
 }

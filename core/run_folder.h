@@ -23,6 +23,11 @@ class RunFolder {
   std::string checkpointPath() const { return path_ + "/checkpoints/last.pt"; }
   std::string embeddingsPath() const { return path_ + "/embeddings.npy"; }
   std::string embeddingLabelsPath() const { return path_ + "/embedding_labels.npy"; }
+  std::string initReportPath() const { return path_ + "/init_weights.json"; }  // model.init_from's match report
+  // Supervised fine-tuning (core/supervised.h): the classifier and its report.
+  std::string finetuneDir() const { return path_ + "/finetune"; }
+  std::string classifierPath() const { return path_ + "/finetune/classifier.safetensors"; }
+  std::string finetuneReportPath() const { return path_ + "/finetune/finetune.json"; }
   bool hasCheckpoint() const;
 
   // One JSON object per line, flushed at once so a killed run keeps every finished step.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <optional>
 
 #include "core/config.h"
@@ -11,6 +12,7 @@
 #include "core/knn.h"
 #include "core/label_study.h"
 #include "core/run_embeddings.h"
+#include "core/supervised.h"
 
 namespace studio {
 
@@ -29,13 +31,18 @@ struct Features {
 
 }  // namespace
 
-std::vector<std::string> knownStudyRepresentations() { return {"pretrained", "random-init", "raw-pixels"}; }
+std::vector<std::string> knownStudyRepresentations() {
+  return {"pretrained", "random-init", "raw-pixels", "scratch", "finetuned"};
+}
+bool isSupervisedRepresentation(const std::string& name) { return name == "scratch" || name == "finetuned"; }
 std::vector<std::string> knownStudyClassifiers() { return {"linear probe", "kNN"}; }
 
 StudyResult runRunStudy(const RunFolder& folder, const RunStudyOptions& options, const StudyProgress& progress) {
   const auto known_representations = knownStudyRepresentations();
   const auto known_classifiers = knownStudyClassifiers();
-  if (options.representations.empty() || options.classifiers.empty())
+  const bool any_frozen = std::any_of(options.representations.begin(), options.representations.end(),
+                                      [](const std::string& r) { return !isSupervisedRepresentation(r); });
+  if (options.representations.empty() || (any_frozen && options.classifiers.empty()))
     throwBadInput("label study: choose at least one representation (" + joined(known_representations) +
                   ") and one classifier (" + joined(known_classifiers) + ")");
   for (const auto& r : options.representations)
@@ -54,7 +61,7 @@ StudyResult runRunStudy(const RunFolder& folder, const RunStudyOptions& options,
   };
   if (progress && !progress(0, 1, "embedding the images")) throw Error(ErrorKind::Cancelled, "label study cancelled");
   // The pretrained pass also yields the images and labels every other representation uses.
-  const bool pretrained_needed = wants("pretrained");
+  const bool pretrained_needed = wants("pretrained") || wants("finetuned");
   const RunEmbeddings base = embedRun(folder, options.bank_size, options.query_size, options.device,
                                       /*random_init=*/!pretrained_needed);
   const auto classes = static_cast<int64_t>(base.class_names.size());
@@ -75,6 +82,18 @@ StudyResult runRunStudy(const RunFolder& folder, const RunStudyOptions& options,
     }
   }
 
+  // The last progress report, so that the supervised arms can poll for cancellation every
+  // epoch with the study's current position.
+  int64_t last_done = 0, last_total = 1;
+  std::string last_what;
+  const StudyProgress tracked = [&](int64_t done, int64_t total, const std::string& what) {
+    last_done = done;
+    last_total = total;
+    last_what = what;
+    return !progress || progress(done, total, what);
+  };
+  std::unique_ptr<SupervisedFinetuner> tuner;
+
   std::vector<StudyArm> arms;
   for (const auto& [name, f] : features) {
     for (const auto& c : options.classifiers) {
@@ -90,12 +109,40 @@ StudyResult runRunStudy(const RunFolder& folder, const RunStudyOptions& options,
       }
     }
   }
+  for (const auto& r : options.representations) {
+    if (!isSupervisedRepresentation(r)) continue;
+    if (!tuner) tuner = std::make_unique<SupervisedFinetuner>(folder, options.device);
+    StudyArm arm;
+    arm.representation = r;
+    arm.classifier = "supervised";
+    // The subset arrives drawn (balancedSubset, as for the frozen arms); fine-tuning takes all
+    // of it (fraction 1) and splits its validation images off inside.
+    arm.evaluate = [&, r](const torch::Tensor& subset, int64_t seed) {
+      FinetuneOptions fo = options.finetune;
+      fo.label_fraction = 1.0;
+      fo.seed = seed;
+      fo.from_pretrained = r == "finetuned";
+      const auto fit = tuner->run(base.bank_images.index_select(0, subset), base.bank_labels.index_select(0, subset),
+                                  base.query_images, base.query_labels, classes, fo, [&](const FinetuneProgress& p) {
+                                    return !progress || progress(last_done, last_total,
+                                                                 last_what + ", epoch " + std::to_string(p.epoch) + "/" +
+                                                                     std::to_string(p.max_epochs));
+                                  });
+      ClassificationReport report;
+      report.top1 = fit.test_top1;
+      report.per_class_accuracy = fit.per_class_accuracy;
+      report.confusion = torch::tensor(fit.confusion, torch::kLong).reshape({classes, classes});
+      report.expected_calibration_error = fit.expected_calibration_error;
+      return report;
+    };
+    arms.push_back(std::move(arm));
+  }
   LabelStudyOptions lo;
   lo.fractions = options.fractions;
   lo.seeds = options.seeds;
   lo.title = folder.id();
   lo.class_names = base.class_names;
-  return runLabelStudy(arms, base.bank_labels, base.query_labels.size(0), classes, lo, progress);
+  return runLabelStudy(arms, base.bank_labels, base.query_labels.size(0), classes, lo, tracked);
 }
 
 std::vector<std::string> saveStudy(const RunFolder& folder, const StudyResult& result) {

@@ -4,14 +4,17 @@
 // queries, then every representation x classifier arm goes through runLabelStudy
 // (core/label_study.h). Torch-free, so the GUI can call it from its worker thread.
 //
-// Representations known here: "pretrained" (the run's last checkpoint), "random-init" (the
-// same architecture untrained, seeded by the run's seed), "raw-pixels" (flattened images).
-// Classifiers: "linear probe", "kNN". More arms (a network trained from scratch on the labels,
-// the pretrained encoder fine-tuned) are more entries in representationArms() in the .cpp.
+// Frozen representations: "pretrained" (the run's last checkpoint), "random-init" (the same
+// architecture untrained, seeded by the run's seed), "raw-pixels" (flattened images), each
+// with every classifier asked for ("linear probe", "kNN"). Supervised representations:
+// "scratch" (the architecture trained on the labelled subset from random weights) and
+// "finetuned" (the run's encoder fine-tuned on it), core/supervised.h; each is one arm with
+// the classifier "supervised" (its own linear head).
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "core/finetune_options.h"
 #include "core/run_folder.h"
 #include "core/study_result.h"
 
@@ -28,10 +31,14 @@ struct RunStudyOptions {
   int64_t knn_k = 200;
   double knn_temperature = 0.1;
   int64_t probe_iterations = 200;  // L-BFGS iterations per linear-probe fit
+  // The supervised arms' training (label_fraction and seed are set per fit, from_pretrained
+  // by the arm).
+  FinetuneOptions finetune;
 };
 
-// The names runRunStudy accepts.
+// The names runRunStudy accepts (frozen and supervised representations).
 std::vector<std::string> knownStudyRepresentations();
+bool isSupervisedRepresentation(const std::string& name);
 std::vector<std::string> knownStudyClassifiers();
 
 // Throws BadInput naming an unknown representation or classifier, a run without a checkpoint

@@ -1,17 +1,24 @@
 #include "core/trainer.h"
 
+#include <ATen/DeviceAccelerator.h>
 #include <c10/core/CachingDeviceAllocator.h>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "core/augment.h"
+#include "core/autocast_scope.h"
+#include "core/batch_probe.h"
+#include "core/batch_source.h"
 #include "core/checkpoint.h"
 #include "core/dataset.h"
 #include "core/device.h"
+#include "core/engine_plan.h"
 #include "core/error.h"
+#include "core/host_memory_cache.h"
 #include "core/knn.h"
 #include "core/losses.h"
 #include "core/models.h"
@@ -19,6 +26,11 @@
 #include "core/optim.h"
 #include "core/run_embeddings.h"
 #include "core/run_index.h"
+#include "core/weight_import.h"
+
+#if STUDIO_HAVE_GPU_KERNELS
+#include "gpu/captured_step.h"
+#endif
 
 namespace studio {
 namespace {
@@ -98,6 +110,56 @@ double gpuMemoryMb(const torch::Device& device) {
   } catch (const c10::Error&) {
     return -1;
   }
+}
+
+// Phase times of one step, in milliseconds (filled when profiling).
+struct StepTimes {
+  double augment_ms = 0, forward_ms = 0, loss_ms = 0, backward_ms = 0, optimizer_ms = 0;
+};
+
+// Process-wide CUDA switches of the plan (TF32, cuDNN autotuning).
+void applyDeviceSettings(const EnginePlan& plan) {
+  if (!plan.cuda) return;
+  auto& context = at::globalContext();
+  context.setAllowTF32CuBLAS(plan.tf32);
+  context.setAllowTF32CuDNN(plan.tf32);
+  context.setBenchmarkCuDNN(plan.cudnn_benchmark);
+}
+
+// Convolution weights in channels-last (NHWC) memory, or back to the default layout.
+void setChannelsLast(torch::nn::Module& model, bool on) {
+  torch::NoGradGuard no_grad;
+  const auto format = on ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  for (auto& p : model.parameters())
+    if (p.dim() == 4) p.set_data(p.data().contiguous(format));
+}
+
+// Hands the CUDA allocator's cached blocks back to the device (after an out-of-memory failure).
+void releaseCachedMemory(const torch::Device& device) {
+  if (device.is_cuda()) c10::getDeviceAllocator(c10::kCUDA)->emptyCache();
+}
+
+// Whether `pass` (a forward and backward pass) runs without running out of memory. The
+// model's buffers (BatchNorm's running statistics) are put back as they were.
+bool fitsInMemory(ContrastiveModel& model, const torch::Device& device, const std::function<void()>& pass) {
+  std::vector<torch::Tensor> saved;
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& b : model->buffers()) saved.push_back(b.clone());
+  }
+  bool fits = true;
+  try {
+    pass();
+  } catch (const c10::OutOfMemoryError&) {
+    fits = false;
+  }
+  {
+    torch::NoGradGuard no_grad;
+    auto buffers = model->buffers();
+    for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
+  }
+  releaseCachedMemory(device);
+  return fits;
 }
 
 void setThreads(int64_t threads) {
@@ -207,8 +269,21 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
     const int64_t last_step = tc.max_steps > 0 ? std::min(total_steps, tc.max_steps) : total_steps;
 
     Augmenter augmenter(config_.augment, data.train.channels(), data.train.height(), data.train.width());
+    const EnginePlan plan = planEngine(config_.engine, device, data.train.images.numel(), queryDeviceFacts(device));
+    applyDeviceSettings(plan);
+    std::optional<HostMemoryCache> host_cache;
+    if (plan.host_memory_cache) host_cache.emplace();
     torch::manual_seed(static_cast<uint64_t>(tc.seed));
     ContrastiveModel model = makeContrastiveModel(config_.model, data.train.channels(), augmenter.outSize());
+    // Weights from elsewhere start a new run only: a checkpoint already holds what they became.
+    std::string init_text;
+    if (!config_.model.init_from.empty() && !(resuming_ && folder_.hasCheckpoint())) {
+      const WeightMatchReport report =
+          loadEncoderWeights(model->backbone(), config_.model.init_from, config_.model.init_strict);
+      writeFileAtomically(folder_.initReportPath(), report.toJson().dump(2) + "\n");
+      init_text = "encoder initialised from " + report.source + ": " + report.summary();
+    }
+    model->backbone().freezeStages(config_.optim.freeze_stages);  // before the optimizer: frozen = not optimised
     model->to(device);
     TrainingOptimizer optimizer(config_.optim, *model, steps_per_epoch, total_steps);
 
@@ -222,6 +297,8 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
     } else if (resuming_) {
       folder_.truncateMetricsAfter(0);
     }
+    // After loading: a checkpoint keeps whatever layout it was written in.
+    setChannelsLast(*model, plan.channels_last);
     auto checkpoint = [&]() {
       CheckpointInfo info;
       info.step = step;
@@ -231,15 +308,30 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
       checkpointed_step = step;
     };
 
-    // Images stay where training happens: uploaded once, batches gathered by index.
-    const torch::Tensor images = data.train.images.to(device);
+    // The step's views: images uploaded once (when the plan keeps them on the device),
+    // batches gathered by index, the host's work prepared ahead on a background thread.
+    BatchSourceOptions source_options;
+    source_options.batch_size = tc.batch_size;
+    source_options.seed = tc.seed;
+    source_options.steps_per_epoch = steps_per_epoch;
+    source_options.end_step = last_step;
+    source_options.device = device;
+    source_options.plan = plan;
+    BatchSource source(data.train.images, augmenter, source_options);
 
+    if (!init_text.empty()) {
+      MetricsRecord init;
+      init.kind = "info";
+      init.text = init_text;
+      if (!emit(init)) cancel_.store(true);
+    }
     MetricsRecord info;
     info.kind = "info";
     info.step = step;
     info.text = (resuming_ && step > 0 ? "resuming at step " + std::to_string(step) + " of " : "training ") +
                 std::to_string(last_step) + " steps on " + describeDevice(device) + ": " + std::to_string(n) +
-                " images, batch " + std::to_string(tc.batch_size);
+                " images, batch " + std::to_string(tc.batch_size) + "; " + plan.summary();
+    for (const auto& note : plan.notes) info.text += "; " + note;
     info.values = {{"total_steps", double(last_step)}, {"steps_per_epoch", double(steps_per_epoch)}};
     if (!emit(info)) cancel_.store(true);
 
@@ -294,62 +386,177 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
 
     model->train();
     double step_seconds_ema = 0;
-    torch::Tensor perm;
-    int64_t perm_epoch = -1;
-    while (step < last_step && !cancel_.load()) {
-      if (pause_.load()) {
-        waitWhilePaused();
-        if (cancel_.load()) break;
+    // One forward and backward pass; the optimizer steps outside. Also what the
+    // out-of-memory probe runs at smaller batch sizes.
+    StepTimes times;
+    auto forwardBackward = [&](const torch::Tensor& views, StepTimes* t) {
+      auto mark = [&](double* slot, Clock::time_point& since) {
+        if (!t) return;
+        if (device.is_cuda()) at::accelerator::synchronizeDevice(device.index() < 0 ? 0 : device.index());
+        const auto now = Clock::now();
+        *slot = std::chrono::duration<double, std::milli>(now - since).count();
+        since = now;
+      };
+      auto since = Clock::now();
+      torch::Tensor z;
+      {
+        AutocastScope autocast(device.type(), torch::kBFloat16, plan.bf16);
+        z = model->forward(views);
       }
-      const auto t0 = Clock::now();
-      const int64_t epoch = step / steps_per_epoch;
-      if (epoch != perm_epoch) {
-        // The order of an epoch depends on (seed, epoch) only: a resumed run sees the same.
-        auto gen = makeStepGenerator(tc.seed, epoch, /*stream=*/1);
-        perm = torch::randperm(n, gen, torch::kLong);
-        perm_epoch = epoch;
-      }
-      const int64_t offset = (step % steps_per_epoch) * tc.batch_size;
-      const auto idx = perm.slice(0, offset, offset + tc.batch_size).to(device);
-      const auto batch = images.index_select(0, idx);
-      auto gen = makeStepGenerator(tc.seed, step, /*stream=*/0);
-      const auto p1 = augmenter.sample(tc.batch_size, gen);
-      const auto p2 = augmenter.sample(tc.batch_size, gen);
-      const auto views = torch::cat({augmenter.apply(batch, p1), augmenter.apply(batch, p2)});
-
-      optimizer.zeroGrad();
-      const auto z = model->forward(views);
-      const auto result = ntXentLoss(z, config_.method.temperature);
+      mark(t ? &t->forward_ms : nullptr, since);
+      // The loss in float32, outside autocast: cosine similarities over a temperature
+      // need more than bf16's 8 bits.
+      NtXentResult result = ntXentLoss(z, config_.method.temperature);
+      mark(t ? &t->loss_ms : nullptr, since);
       result.loss.backward();
-      const double lr = optimizer.lrAt(step);
-      optimizer.step(step);
-      const double loss = result.loss.item<double>();
-      if (!std::isfinite(loss))
-        throwFailure("the loss became " + std::to_string(loss) + " at step " + std::to_string(step) +
-                     " (lower optim.lr or raise method.temperature)");
-      ++step;
+      mark(t ? &t->backward_ms : nullptr, since);
+      return result;
+    };
+#if STUDIO_HAVE_GPU_KERNELS
+    // CUDA-graph capture of the forward and backward pass (engine.cuda_graph).
+    std::unique_ptr<gpu::CapturedStep> graph;
+    if (plan.cuda_graph)
+      graph = std::make_unique<gpu::CapturedStep>([&](const torch::Tensor& views) {
+        const NtXentResult r = forwardBackward(views, nullptr);
+        return std::vector<torch::Tensor>{r.loss, r.pos_accuracy};
+      });
+#endif
+    bool in_optimizer_step = false, in_evaluation = false;
+    torch::Tensor fixed_views;  // benchmarks: the first step's views, reused
+    try {
+      while (step < last_step && !cancel_.load()) {
+        if (pause_.load()) {
+          waitWhilePaused();
+          if (cancel_.load()) break;
+        }
+        const auto t0 = Clock::now();
+        const bool profiling = profiling_.load();
+        torch::Tensor views;
+        if (fixed_views_) {
+          if (!fixed_views.defined()) fixed_views = source.views(step);
+          views = fixed_views;
+        } else {
+          views = source.views(step);
+        }
+        if (profiling && device.is_cuda()) at::accelerator::synchronizeDevice(device.index() < 0 ? 0 : device.index());
+        times.augment_ms = secondsSince(t0) * 1000.0;
 
-      const double dt = secondsSince(t0);
-      step_seconds_ema = step_seconds_ema == 0 ? dt : 0.9 * step_seconds_ema + 0.1 * dt;
-      MetricsRecord r;
-      r.kind = "step";
-      r.step = step;
-      r.epoch = double(step) / steps_per_epoch;
-      r.values = {{"loss", loss},
-                  {"pos_acc", result.pos_accuracy.item<double>()},
-                  {"lr", lr},
-                  {"images_per_s", tc.batch_size / step_seconds_ema},
-                  {"eta_s", step_seconds_ema * double(last_step - step)},
-                  {"step_ms", dt * 1000.0}};
-      if (device.is_cuda() && (step % 10 == 1 || step == last_step)) {
-        const double mb = gpuMemoryMb(device);
-        if (mb >= 0) r.values.emplace_back("gpu_memory_mb", mb);
+        NtXentResult result;
+#if STUDIO_HAVE_GPU_KERNELS
+        if (graph) {
+          // Once captured, the replays write the gradients in place: they are not reset.
+          if (!graph->captured()) optimizer.zeroGrad();
+          const auto t_pass = Clock::now();
+          const auto outputs = graph->run(views);
+          result.loss = outputs[0];
+          result.pos_accuracy = outputs[1];
+          if (profiling) {
+            at::accelerator::synchronizeDevice(device.index() < 0 ? 0 : device.index());
+            times.forward_ms = secondsSince(t_pass) * 1000.0;  // forward and backward in one replay
+            times.loss_ms = times.backward_ms = 0;
+          }
+        } else
+#endif
+        {
+          optimizer.zeroGrad();
+          result = forwardBackward(views, profiling ? &times : nullptr);
+        }
+        const double lr = optimizer.lrAt(step);
+        const auto t_opt = Clock::now();
+        in_optimizer_step = true;
+        optimizer.step(step);
+        in_optimizer_step = false;
+        const double loss = result.loss.item<double>();
+        times.optimizer_ms = secondsSince(t_opt) * 1000.0;
+        if (!std::isfinite(loss))
+          throwFailure("the loss became " + std::to_string(loss) + " at step " + std::to_string(step) +
+                       " (lower optim.lr or raise method.temperature)");
+        ++step;
+
+        const double dt = secondsSince(t0);
+        step_seconds_ema = step_seconds_ema == 0 ? dt : 0.9 * step_seconds_ema + 0.1 * dt;
+        MetricsRecord r;
+        r.kind = "step";
+        r.step = step;
+        r.epoch = double(step) / steps_per_epoch;
+        r.values = {{"loss", loss},
+                    {"pos_acc", result.pos_accuracy.item<double>()},
+                    {"lr", lr},
+                    {"images_per_s", tc.batch_size / step_seconds_ema},
+                    {"eta_s", step_seconds_ema * double(last_step - step)},
+                    {"step_ms", dt * 1000.0}};
+        if (profiling) {
+          r.values.emplace_back("augment_ms", times.augment_ms);
+          r.values.emplace_back("augment_host_work_ms", source.lastHostWorkSeconds() * 1000.0);
+          r.values.emplace_back("forward_ms", times.forward_ms);
+          r.values.emplace_back("loss_ms", times.loss_ms);
+          r.values.emplace_back("backward_ms", times.backward_ms);
+          r.values.emplace_back("optimizer_ms", times.optimizer_ms);
+        }
+        if (device.is_cuda() && (step % 10 == 1 || step == last_step)) {
+          const double mb = gpuMemoryMb(device);
+          if (mb >= 0) r.values.emplace_back("gpu_memory_mb", mb);
+        }
+        if (!emit(r)) cancel_.store(true);
+
+        const bool at_end = step == last_step;
+        if (eval_every > 0 && step % eval_every == 0 && !at_end) {
+          in_evaluation = true;
+          evaluate(false);
+          in_evaluation = false;
+        }
+        if (step % tc.checkpoint_every_steps == 0 || at_end || cancel_.load()) checkpoint();
       }
-      if (!emit(r)) cancel_.store(true);
-
-      const bool at_end = step == last_step;
-      if (eval_every > 0 && step % eval_every == 0 && !at_end) evaluate(false);
-      if (step % tc.checkpoint_every_steps == 0 || at_end || cancel_.load()) checkpoint();
+    } catch (const c10::OutOfMemoryError& e) {
+      // Out of memory: keep what was learned, find a batch size that fits, and say so.
+      (void)e;
+      source.stop();
+      optimizer.zeroGrad();
+      releaseCachedMemory(device);
+      // The model is as it was after `step` steps unless the optimizer itself ran out
+      // of memory half-way through its update: then the last checkpoint stands.
+      std::string kept;
+      if (!in_optimizer_step) {
+        checkpoint();
+        kept = "the run is checkpointed at step " + std::to_string(step);
+      } else {
+        kept = checkpointed_step >= 0 || folder_.hasCheckpoint()
+                   ? "the optimizer ran out of memory mid-update, so the last checkpoint (step " +
+                         std::to_string(checkpointed_step >= 0 ? checkpointed_step : readCheckpointInfo(folder_.checkpointPath()).step) +
+                         ") is kept"
+                   : "no checkpoint was written yet";
+      }
+      const std::string where = describeDevice(device);
+      std::string message;
+      BatchProbe probe;
+      if (in_evaluation) {
+        message = "out of memory on " + where + " during the kNN evaluation at step " + std::to_string(step) +
+                  ": lower monitor.bank_size or monitor.query_size";
+      } else {
+        probe = probeFittingBatch(tc.batch_size, 2, [&](int64_t b) {
+          return fitsInMemory(model, device, [&] {
+            optimizer.zeroGrad();
+            forwardBackward(source.probeViews(step, b), nullptr);
+          });
+        });
+        optimizer.zeroGrad();
+        releaseCachedMemory(device);
+        message = "out of memory on " + where + " at step " + std::to_string(step) + " with train.batch_size = " +
+                  std::to_string(tc.batch_size) + "; ";
+        message += probe.fitting > 0 ? "a batch of " + std::to_string(probe.fitting) + " fits (probed by halving: " +
+                                           probe.describe() + "): start again with --set train.batch_size=" +
+                                           std::to_string(probe.fitting)
+                                     : "not even a batch of 2 fits (" + probe.describe() +
+                                           "): choose a smaller model or image size";
+      }
+      message += "; " + kept;
+      MetricsRecord r;
+      r.kind = "info";
+      r.step = step;
+      r.text = message;
+      r.values = {{"fitting_batch_size", double(probe.fitting)}};
+      emit(r);
+      throwFailure(message);
     }
 
     if (step == last_step && !cancel_.load()) {

@@ -52,6 +52,15 @@ class Trainer {
   TrainOutcome run(const MetricsCallback& on_metrics);
   // Set before run().
   void setSnapshotCallback(SnapshotCallback on_snapshot) { on_snapshot_ = std::move(on_snapshot); }
+  // Time each phase of every step (the device synchronised between phases, which costs a
+  // little speed on a GPU): step records then carry augment_ms (the wait for the views),
+  // augment_host_work_ms (the host's work on them, maybe on the prefetch thread),
+  // forward_ms, loss_ms, backward_ms and optimizer_ms. For benchmarks; may be switched
+  // from the callback.
+  void setStepProfiling(bool on) { profiling_.store(on); }
+  // Benchmarks only: augment the first step's batch once and train on those views at
+  // every step (the cost of a step without augmentation). Set before run().
+  void setBenchmarkFixedViews(bool on) { fixed_views_ = on; }
 
   // Thread-safe controls, honoured within one step.
   void requestPause();
@@ -70,6 +79,8 @@ class Trainer {
   RunFolder folder_;
   bool resuming_;
   SnapshotCallback on_snapshot_;
+  std::atomic<bool> profiling_{false};
+  bool fixed_views_ = false;
   std::atomic<bool> pause_{false};
   std::atomic<bool> cancel_{false};
   std::mutex pause_mutex_;

@@ -257,6 +257,7 @@ class TestCli : public QObject {
   void runsListing();
   void evalCommand();
   void evaluationCommands();
+  void modelExchangeCommands();
   void interruptAndResume();
   void badConfigInput();
   void badDatasetInput();
@@ -579,26 +580,36 @@ void TestCli::evaluationCommands() {
     return lines.empty() ? Json() : Json::parse(lines.back(), nullptr, false);
   };
 
-  // Label efficiency: 3 encoders x 2 label fractions, CSV and JSON written beside the run.
-  const CliRun probe = runCli({"probe", id, "--runs-dir", runs.string(), "--json", "--labels", "10%,100%", "--seeds", "2", "--bank", "0", "--queries", "0"});
+  // Label efficiency: 3 frozen representations x 2 classifiers and 2 supervised arms (from
+  // scratch, fine-tuned) x 2 label fractions, one cell each; JSON, CSV and SVG beside the run.
+  const CliRun probe = runCli({"probe", id, "--runs-dir", runs.string(), "--json", "--labels", "10%,100%", "--seeds", "2",
+                               "--bank", "0", "--queries", "0", "--arms", "probe,scratch,finetune", "--supervised-epochs", "2"});
   QVERIFY2(ok(probe), probe.describe().c_str());
   const Json p = lastJson(probe);
-  QCOMPARE(p["results"].size(), size_t(6));
-  std::set<std::string> encoders;
-  for (const auto& row : p["results"]) {
-    encoders.insert(row["encoder"].get<std::string>());
-    QVERIFY2(isUnitNumber(row["linear_probe_top1_mean"]) && isUnitNumber(row["knn_top1_mean"]), row.dump().c_str());
-    const double f = row["label_fraction"].get<double>();
-    const int64_t labeled = row["labeled_images"].get<int64_t>();
+  QCOMPARE(p["cells"].size(), size_t(16));
+  std::set<std::string> representations, classifiers;
+  for (const auto& cell : p["cells"]) {
+    const std::string rep = cell["representation"].get<std::string>();
+    const std::string cls = cell["classifier"].get<std::string>();
+    representations.insert(rep);
+    classifiers.insert(cls);
+    QCOMPARE(cls == "supervised", rep == "scratch" || rep == "finetuned");
+    QVERIFY2(isUnitNumber(cell["top1_mean"]) && cell["top1_std"].get<double>() >= 0, cell.dump().c_str());
+    QCOMPARE(cell["per_class_accuracy"].size(), p["class_names"].size());
+    QCOMPARE(cell["confusion"].size(), p["class_names"].size() * p["class_names"].size());
+    const double f = cell["label_fraction"].get<double>();
+    const int64_t labeled = cell["labeled_images"].get<int64_t>();
     if (f < 1)  // a tenth of each class, rounded per class, at least one per class
-      QVERIFY2(labeled >= kTrainImages / 10 - 4 && labeled <= kTrainImages / 10 + 4, row.dump().c_str());
+      QVERIFY2(labeled >= kTrainImages / 10 - 4 && labeled <= kTrainImages / 10 + 4, cell.dump().c_str());
     else
       QCOMPARE(labeled, int64_t(kTrainImages));
-    QCOMPARE(row["seeds"].get<int64_t>(), int64_t(f < 1 ? 2 : 1));
+    QCOMPARE(cell["top1"].size(), size_t(f < 1 ? 2 : 1));
   }
-  QCOMPARE(encoders, (std::set<std::string>{"pretrained", "random-init", "raw-pixels"}));
-  QVERIFY(fs::exists(run_dir / "label_efficiency.csv") && fs::exists(run_dir / "label_efficiency.json"));
-  QCOMPARE(splitLines(readAll(run_dir / "label_efficiency.csv")).size(), size_t(7));  // header + 6 rows
+  QCOMPARE(representations, (std::set<std::string>{"pretrained", "random-init", "raw-pixels", "scratch", "finetuned"}));
+  QCOMPARE(classifiers, (std::set<std::string>{"linear probe", "kNN", "supervised"}));
+  for (const char* ext : {".csv", ".json", ".svg"}) QVERIFY(fs::exists(run_dir / (std::string("label_efficiency") + ext)));
+  QCOMPARE(splitLines(readAll(run_dir / "label_efficiency.csv")).size(), size_t(17));  // header + 16 cells
+  QVERIFY(badInputProblem(runCli({"probe", id, "--runs-dir", runs.string(), "--arms", "probe,magic"}, kQuickTimeoutMs), {"--arms"}).empty());
 
   // t-SNE of the held-out embeddings: a CSV row per point.
   const CliRun tsne = runCli({"tsne", id, "--runs-dir", runs.string(), "--json", "--perplexity", "10", "--iterations", "150"});
@@ -640,6 +651,82 @@ void TestCli::evaluationCommands() {
   QCOMPARE(splitLines(readAll(dir / "tsv" / "metadata.tsv")).size(), size_t(kHeldOut + 1));
   QVERIFY(badInputProblem(runCli({"export", id, "--runs-dir", runs.string(), "--format", "png"}, kQuickTimeoutMs), {"--format", "png"}).empty());
   QVERIFY(badInputProblem(runCli({"probe", id, "--runs-dir", runs.string(), "--labels", "0%"}, kQuickTimeoutMs), {"--labels"}).empty());
+}
+
+// Weights in (match-weights, train from a run's encoder), fine-tuning, and models out
+// (safetensors, ONNX, the fine-tuned classifier) with model cards.
+void TestCli::modelExchangeCommands() {
+  const fs::path dir = freshDir("exchange");
+  const fs::path runs = dir / "runs";
+  const fs::path run_dir = trainOneEpoch(dir, runs);
+  if (QTest::currentTestFailed()) return;
+  const std::string id = run_dir.filename().string();
+  const fs::path config = writeExperiment(dir);
+  auto ok = [](const CliRun& r) { return r.finished && r.exit_status == QProcess::NormalExit && r.exit_code == 0; };
+
+  // How the run's encoder fits the experiment: everything matches, the head is ignored.
+  const CliRun match = runCli({"match-weights", run_dir.string(), "--config", config.string(), "--json"}, kQuickTimeoutMs);
+  QVERIFY2(ok(match), match.describe().c_str());
+  const Json m = Json::parse(splitLines(match.out).back());
+  QCOMPARE(m["matched"].size(), size_t(18));
+  QCOMPARE(m["prefix"].get<std::string>(), std::string("backbone."));
+  QVERIFY2(m["missing"].empty() && m["shape_mismatches"].empty(), m.dump().c_str());
+  // A wider ConvNet does not fit: refused, the message lists the mismatches.
+  const CliRun wider = runCli({"match-weights", run_dir.string(), "--config", config.string(), "--set", "model.width=16"},
+                              kQuickTimeoutMs);
+  EXPECT_BAD_INPUT(wider, {"do not fit the convnet encoder", "shape mismatches", "init_strict"});
+
+  // A new run from the first one's encoder prints the match report and keeps it.
+  CliRun started;
+  const Json result = trainRun(config, runs, {"--set", "train.epochs=1", "--set", "model.init_from=" + run_dir.string()}, &started);
+  if (QTest::currentTestFailed()) return;
+  QVERIFY2(started.out.find("encoder initialised from " + (run_dir / "checkpoints" / "last.pt").string()) != std::string::npos,
+           started.out.c_str());
+  const Json init = readJsonFile(fs::path(result["run_dir"].get<std::string>()) / "init_weights.json");
+  QCOMPARE(init["matched"].size(), size_t(18));
+
+  // Supervised fine-tuning with half the labels: epochs then a result, files in RUN/finetune/.
+  const CliRun tune = runCli({"finetune", id, "--runs-dir", runs.string(), "--json", "--labels", "50%", "--epochs", "8",
+                              "--patience", "8", "--lr", "0.005"});
+  QVERIFY2(ok(tune), tune.describe().c_str());
+  const auto records = parseJsonLines(tune.out);
+  QCOMPARE(records.size(), size_t(9));
+  QCOMPARE(records.front()["kind"].get<std::string>(), std::string("epoch"));
+  const Json& r = records.back();
+  QCOMPARE(r["kind"].get<std::string>(), std::string("result"));
+  QVERIFY2(isUnitNumber(r["test_top1"]) && r["test_top1"].get<double>() > 0.9, r.dump().c_str());  // the bars are easy
+  QCOMPARE(r["test_images"].get<int64_t>(), int64_t(kHeldOut));
+  QVERIFY(fs::exists(run_dir / "finetune" / "classifier.safetensors") && fs::exists(run_dir / "finetune" / "finetune.json"));
+  EXPECT_BAD_INPUT(runCli({"finetune", id, "--runs-dir", runs.string(), "--labels", "1%,2%"}, kQuickTimeoutMs), {"--labels"});
+
+  // Exports: the encoder as safetensors and ONNX, the classifier, each with its model card.
+  // The ONNX exporter is built beside the CLI when libonnx-dev is there (./studio setup installs it).
+  const bool have_exporter = fs::exists(fs::path(studio::test::cliPath()).parent_path() / "contrastive-onnx-export");
+  if (!have_exporter) QWARN("contrastive-onnx-export is not built: only the safetensors export is checked");
+  for (const std::string format : {"safetensors", "onnx"}) {
+    if (format == "onnx" && !have_exporter) continue;
+    const fs::path out = dir / ("export-" + format);
+    const CliRun e = runCli({"export", id, "--runs-dir", runs.string(), "--json", "--format", format, "--out", out.string(),
+                             "--licence", "CC0 (synthetic bars)"},
+                            kQuickTimeoutMs);
+    QVERIFY2(ok(e), e.describe().c_str());
+    const Json j = Json::parse(splitLines(e.out).back());
+    QCOMPARE(j["path"].get<std::string>(), (out / ("encoder." + format)).string());
+    QVERIFY(fs::file_size(out / ("encoder." + format)) > 10000);
+    const Json card = readJsonFile(out / "model_card.json");
+    QCOMPARE(card["dataset"]["licence"].get<std::string>(), std::string("CC0 (synthetic bars)"));
+    QCOMPARE(card["model"]["format"].get<std::string>(), format);
+    QVERIFY(readAll(out / "model_card.md").find("CC0 (synthetic bars)") != std::string::npos);
+    QCOMPARE(readJsonFile(out / "architecture.json")["feature_dim"].get<int64_t>(), int64_t(kFeatureDim));
+  }
+  const CliRun head = runCli({"export", id, "--runs-dir", runs.string(), "--json", "--format", "safetensors", "--model",
+                              "classifier", "--out", (dir / "classifier").string()},
+                             kQuickTimeoutMs);
+  QVERIFY2(ok(head), head.describe().c_str());
+  QVERIFY(fs::exists(dir / "classifier" / "classifier.safetensors"));
+  QCOMPARE(readJsonFile(dir / "classifier" / "architecture.json")["num_classes"].get<int64_t>(), int64_t(4));
+  EXPECT_BAD_INPUT(runCli({"export", id, "--runs-dir", runs.string(), "--format", "onnx", "--model", "head"}, kQuickTimeoutMs),
+                   {"encoder or classifier"});
 }
 
 void TestCli::interruptAndResume() {

@@ -61,6 +61,27 @@ class TestConfig : public QObject {
     QTest::newRow("section not object") << R"({"train": 3})" << "'train' must be an object";
     QTest::newRow("bool type") << R"({"augment": {"crop": 1}})" << "augment.crop must be true or false";
     QTest::newRow("temperature range") << R"({"method": {"temperature": 0}})" << "method.temperature = 0 is out of range [0.01, 10]";
+    QTest::newRow("init_from type") << R"({"model": {"init_from": 3}})" << "model.init_from must be a string";
+    QTest::newRow("init_strict type") << R"({"model": {"init_strict": "yes"}})" << "model.init_strict must be true or false";
+    QTest::newRow("lr multiplier range") << R"({"optim": {"backbone_lr_mult": -0.5}})" << "optim.backbone_lr_mult = -0.5 is out of range [0, 100]";
+    QTest::newRow("frozen stages range") << R"({"optim": {"freeze_stages": 6}})" << "optim.freeze_stages = 6 is out of range [0, 5]";
+  }
+
+  void startFromWeightsKeys() {
+    const auto c = ExperimentConfig::fromJson(Json::parse(
+        R"({"model": {"init_from": "/data/resnet18.safetensors", "init_strict": false},
+            "optim": {"backbone_lr_mult": 0.1, "freeze_stages": 2}})"));
+    QCOMPARE(c.model.init_from, std::string("/data/resnet18.safetensors"));
+    QVERIFY(!c.model.init_strict);
+    QCOMPARE(c.optim.backbone_lr_mult, 0.1);
+    QCOMPARE(c.optim.freeze_stages, int64_t(2));
+    const auto back = ExperimentConfig::fromJson(c.toJson());
+    QCOMPARE(QString::fromStdString(back.toJson().dump()), QString::fromStdString(c.toJson().dump()));
+    // Defaults: random weights, strict when given, the encoder at the full rate, nothing frozen.
+    const ExperimentConfig d;
+    QVERIFY(d.model.init_from.empty() && d.model.init_strict);
+    QCOMPARE(d.optim.backbone_lr_mult, 1.0);
+    QCOMPARE(d.optim.freeze_stages, int64_t(0));
   }
   void validationMessages() {
     QFETCH(QString, json);

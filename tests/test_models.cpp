@@ -68,6 +68,41 @@ class TestModels : public QObject {
       QVERIFY2(names.count(n), n);
   }
 
+  void frozenStagesStopGradientsAndKeepNormStatistics() {
+    auto m = makeContrastiveModel(modelConfig("resnet18", "cifar"), 3, 32);
+    auto& b = m->backbone();
+    QCOMPARE(b.stageCount(), int64_t(5));  // stem, layer1..layer4
+    b.freezeStages(2);
+    QCOMPARE(b.frozenStages(), int64_t(2));
+    const auto params = m->named_parameters();
+    QVERIFY(!params["backbone.conv1.weight"].requires_grad());
+    QVERIFY(!params["backbone.layer1.1.bn2.bias"].requires_grad());
+    QVERIFY(params["backbone.layer2.0.conv1.weight"].requires_grad());
+    QVERIFY(params["head.layers.0.weight"].requires_grad());
+    // Training mode everywhere but in the frozen stages, whose batch norms keep their statistics.
+    m->train();
+    const auto modules = m->named_modules();
+    QVERIFY(!modules["backbone.bn1"]->is_training());
+    QVERIFY(!modules["backbone.layer1.0.bn1"]->is_training());
+    QVERIFY(modules["backbone.layer2.0.bn1"]->is_training());
+    QVERIFY(modules["head"]->is_training());
+    const auto before = m->named_buffers()["backbone.bn1.running_mean"].clone();
+    m->forward(torch::randn({4, 3, 32, 32}));
+    QVERIFY(torch::equal(m->named_buffers()["backbone.bn1.running_mean"], before));
+    QVERIFY(!torch::equal(m->named_buffers()["backbone.layer2.0.bn1.running_mean"], torch::zeros({128})));
+    // Unfreezing restores gradients and training mode.
+    b.freezeStages(0);
+    m->train();
+    QVERIFY(params["backbone.conv1.weight"].requires_grad());
+    QVERIFY(modules["backbone.bn1"]->is_training());
+    QVERIFY(contains(expectError([&] { b.freezeStages(6); }), "has 5 stages"));
+    auto convnet = makeBackbone(modelConfig("convnet"), 1, 28);
+    QCOMPARE(convnet->stageCount(), int64_t(3));
+    QCOMPARE(convnet->exchangeName("net.4.weight"), std::string("conv2.weight"));
+    QCOMPARE(convnet->exchangeName("net.9.running_var"), std::string("bn3.running_var"));
+    QCOMPARE(convnet->architecture()["feature_dim"].get<int64_t>(), int64_t(128));
+  }
+
   void resnetStemsAndGrayscale() {
     auto cifar = makeContrastiveModel(modelConfig("resnet18"), 1, 32);  // auto -> CIFAR stem below 64 px
     cifar->eval();

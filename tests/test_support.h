@@ -2,6 +2,9 @@
 // Helpers shared by the test suites: scratch folders and expecting studio errors.
 #include <QtTest/QtTest>
 
+#include <QProcess>
+#include <QStringList>
+
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -56,6 +59,34 @@ inline std::string expectError(const std::function<void()>& f, ErrorKind kind = 
 
 inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+// A script of tests/python/ run by the environment's Python (pythonPath(), not empty).
+struct PythonRun {
+  bool finished = false;
+  int exit_code = -1;
+  std::string out, err;
+  std::string describe() const {
+    return "exit " + std::to_string(exit_code) + (finished ? "" : " (timed out)") + "\nstdout: " + out + "\nstderr: " + err;
+  }
+};
+inline PythonRun runPython(const std::string& script, const QStringList& args, int timeout_ms = 300000) {
+  QProcess p;
+  p.setProgram(QString::fromStdString(pythonPath()));
+  QStringList all = {QString::fromStdString(sourceDir() + "/tests/python/" + script)};
+  all << args;
+  p.setArguments(all);
+  p.start();
+  PythonRun r;
+  r.finished = p.waitForStarted(30000) && p.waitForFinished(timeout_ms);
+  if (!r.finished) {
+    p.kill();
+    p.waitForFinished(5000);
+  }
+  r.exit_code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+  r.out = p.readAllStandardOutput().toStdString();
+  r.err = p.readAllStandardError().toStdString();
+  return r;
 }
 
 }  // namespace studio::test

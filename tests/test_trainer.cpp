@@ -14,37 +14,14 @@
 #include "core/run_index.h"
 #include "core/trainer.h"
 #include "tests/test_support.h"
+#include "tests/tiny_dataset.h"
 
 using namespace studio;
 using studio::test::contains;
 using studio::test::expectError;
+using studio::test::writeTinyDataset;
 
 namespace {
-
-// 256 grayscale 12x12 images in 4 classes (a bright bar whose row depends on the class,
-// plus noise): small enough for exact-trajectory checks in seconds.
-std::string writeTinyDataset(const std::string& dir) {
-  PackedDataset p;
-  p.count = 256;
-  p.channels = 1;
-  p.height = 12;
-  p.width = 12;
-  p.class_names = {"a", "b", "c", "d"};
-  uint32_t rng = 12345;
-  for (int i = 0; i < 256; ++i) {
-    const int cls = i % 4;
-    for (int r = 0; r < 12; ++r)
-      for (int c = 0; c < 12; ++c) {
-        rng = rng * 1664525u + 1013904223u;
-        const int noise = static_cast<int>(rng >> 27);
-        p.pixels.push_back(static_cast<uint8_t>((r / 3 == cls ? 200 : 20) + noise));
-      }
-    p.labels.push_back(cls);
-  }
-  const std::string path = dir + "/tiny.csds";
-  writePackedDataset(path, p);
-  return path;
-}
 
 ExperimentConfig tinyConfig(const std::string& data) {
   ExperimentConfig c;

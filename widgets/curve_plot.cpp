@@ -625,12 +625,8 @@ void CurvePlot::scheduleReplot() const {
 }
 
 void CurvePlot::replotNow() {
-  if (!isVisible()) {
-    // Hidden (e.g. another tab): drawing would be wasted; catch up when shown.
-    stale_while_hidden_ = true;
-    return;
-  }
-  stale_while_hidden_ = false;
+  // Hidden (e.g. another page): drawing would be wasted; showEvent catches up.
+  if (!isVisible()) return;
   plot_->replot();
 }
 
@@ -640,7 +636,8 @@ QCustomPlot* CurvePlot::plot() const { return plot_; }
 
 void CurvePlot::showEvent(QShowEvent* event) {
   QWidget::showEvent(event);
-  if (stale_while_hidden_) scheduleReplot();
+  // Also when nothing is stale: a layout computed while hidden (zero size) must be redone.
+  scheduleReplot();
 }
 
 void CurvePlot::changeEvent(QEvent* event) {

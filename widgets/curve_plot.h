@@ -161,7 +161,6 @@ class CurvePlot : public QWidget {
   bool follows_data_ = true;
   bool log_y_ = false;
   mutable bool adjusting_ranges_ = false;  // set while the widget itself moves the axes
-  bool stale_while_hidden_ = false;  // data arrived while hidden: redraw when shown
 };
 
 }  // namespace studio

@@ -50,6 +50,7 @@ DatasetBrowser::DatasetBrowser(QWidget* parent) : QWidget(parent), model_(new Im
   size_slider_->setSingleStep(8);
   size_slider_->setPageStep(32);
   size_slider_->setValue(ImageGridModel::kDefaultThumbnailSide);
+  size_slider_->setMinimumWidth(80);  // a squeezed slider renders as a bare handle
   size_slider_->setMaximumWidth(160);
   size_slider_->setToolTip(
       tr("Thumbnail size in pixels. Small images are enlarged without smoothing, so each "
@@ -60,6 +61,7 @@ DatasetBrowser::DatasetBrowser(QWidget* parent) : QWidget(parent), model_(new Im
   totals_ = new QLabel(this);
   totals_->setObjectName(QStringLiteral("totalsLabel"));
   totals_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  totals_->setWordWrap(true);  // wraps in a narrow pane instead of squeezing the controls
 
   auto* bar = new QHBoxLayout;
   bar->addWidget(filter_label);

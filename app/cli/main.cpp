@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -29,14 +30,17 @@
 #include "core/error.h"
 #include "core/evaluation.h"
 #include "core/knn.h"
+#include "core/model_export.h"
 #include "core/npy.h"
 #include "core/run_folder.h"
 #include "core/run_embeddings.h"
 #include "core/run_index.h"
 #include "core/run_study.h"
+#include "core/supervised.h"
 #include "core/trainer.h"
 #include "core/tsne.h"
 #include "core/version.h"
+#include "core/weight_import.h"
 #ifdef STUDIO_HAVE_IMPORTER
 #include "app/importer/image_folder_importer.h"
 #endif
@@ -61,11 +65,16 @@ Commands:
   import FOLDER --out FILE [--size N] [--fit crop|letterbox] [--gray]
                                               image folder -> packed dataset (.csds)
   runs [--rebuild]                            list runs (--rebuild re-reads the run folders)
-  probe RUN [--labels 1%,10%,100%] [--seeds N] [--arms pretrained,random-init,raw-pixels]
+  probe RUN [--labels 1%,10%,100%] [--seeds N] [--arms probe,scratch,finetune,...]
+        [--supervised-epochs N]
         [--classifiers linear,knn] [--bank N] [--queries N] [--k K]
                                               label-efficiency study: each arm with few labels, mean and
-                                              spread over seeds, per-class accuracy, confusion, ECE
-                                              (label_efficiency.json/.csv/.svg in the run)
+                                              spread over seeds, per-class accuracy, confusion, ECE.
+                                              arms: probe (= pretrained,random-init,raw-pixels frozen,
+                                              with each classifier), scratch (the architecture trained
+                                              supervised), finetune (the pretrained encoder fine-tuned);
+                                              default probe,scratch (label_efficiency.json/.csv/.svg
+                                              in the run)
   tsne RUN|--input X.npy [--perplexity P] [--iterations N] [--method auto|exact|bh|fft]
         [--neighbours auto|exact|approx] [--threads N] [--seed S] [--rows N] [--out FILE] [--no-quality]
                                               2-D map of the run's embeddings (tsne.csv in the run)
@@ -74,9 +83,22 @@ Commands:
   duplicates RUN [--threshold T] [--max-pairs N]  near-duplicates in the training bank and leaks into
                                               the held-out split (cosine >= T, default 0.98)
   export RUN --format npy|tsv [--out DIR] [--bank N --queries N]
+        [--sprite-size N]
                                               embeddings as .npy, or TSV + metadata + sprite.png +
                                               projector_config.pbtxt for TensorBoard's Projector;
                                               --bank/--queries re-embed that many images (0 = all)
+  export RUN --format safetensors|onnx [--model encoder|classifier] [--licence TEXT] [--out DIR]
+                                              the encoder (or the fine-tuned classifier) with torchvision's
+                                              names, or as ONNX (opset 17), with a model card
+  finetune RUN [--labels 10%] [--epochs N] [--patience N] [--batch N] [--epoch-samples N] [--lr X]
+               [--backbone-lr-mult X] [--freeze-stages N] [--seed N] [--scratch] [--no-augment]
+               [--no-probe-init] [--queries N]
+                                              supervised fine-tuning with a share of the labels: encoder +
+                                              linear head, early stopping (RUN/finetune/)
+  match-weights FILE --config EXP [--set key=value ...]
+                                              how a run folder, checkpoint or .safetensors file fits the
+                                              experiment's encoder (what model.init_from would load)
+  info                                        version, LibTorch, CPU threads, CUDA support and devices
 
 Options for every command:
   --runs-dir DIR   where runs live (default: $STUDIO_RUNS_DIR or ~/.local/share/contrastive-studio/runs)
@@ -92,7 +114,8 @@ struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;  // --key value
   std::vector<std::string> sets;               // --set key=value, in order
-  bool json = false, gray = false, rebuild = false, no_quality = false;
+  bool json = false, gray = false, rebuild = false, no_quality = false, scratch = false, no_augment = false,
+       no_probe_init = false;
 };
 
 Args parseArgs(int argc, char** argv) {
@@ -100,7 +123,9 @@ Args parseArgs(int argc, char** argv) {
   static const std::vector<std::string> kValued = {
       "--config", "--runs-dir", "--out",   "--size",       "--fit",        "--k",         "--bank",
       "--queries", "--device",  "--labels", "--seeds", "--perplexity", "--iterations", "--image", "--threshold", "--format",
-      "--input", "--labels-file", "--rows", "--method", "--neighbours", "--threads", "--seed", "--layouts", "--arms", "--classifiers", "--max-pairs", "--sprite-size"};
+      "--input", "--labels-file", "--rows", "--method", "--neighbours", "--threads", "--seed", "--layouts", "--arms", "--classifiers", "--max-pairs", "--sprite-size",
+      "--model", "--licence", "--epochs", "--patience", "--batch", "--lr", "--backbone-lr-mult", "--freeze-stages",
+      "--supervised-epochs", "--epoch-samples"};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--json") {
@@ -111,6 +136,12 @@ Args parseArgs(int argc, char** argv) {
       a.rebuild = true;
     } else if (arg == "--no-quality") {
       a.no_quality = true;
+    } else if (arg == "--scratch") {
+      a.scratch = true;
+    } else if (arg == "--no-augment") {
+      a.no_augment = true;
+    } else if (arg == "--no-probe-init") {
+      a.no_probe_init = true;
     } else if (arg == "--set") {
       if (i + 1 >= argc) studio::throwBadInput("--set needs key=value");
       a.sets.push_back(argv[++i]);
@@ -154,6 +185,8 @@ void needPositional(const Args& a, size_t n, const char* what) {
 
 std::string runsDir(const Args& a) { return option(a, "--runs-dir", studio::defaultRunsDir()); }
 
+void printJson(const Json& j) { std::printf("%s\n", j.dump(-1, ' ', false, Json::error_handler_t::replace).c_str()); }
+
 int reportOutcome(const Args& a, const studio::TrainOutcome& o) {
   if (a.json) {
     Json j = {{"kind", "result"},       {"status", o.status},         {"run_dir", o.run_dir},
@@ -184,10 +217,10 @@ int runTrainer(const Args& a, studio::Trainer& trainer) {
   return reportOutcome(a, outcome);
 }
 
-int cmdTrain(const Args& a) {
-  needPositional(a, 0, "no positional arguments");
+// The experiment of --config FILE with the --set overrides (and --device) applied.
+studio::ExperimentConfig configFromArgs(const Args& a) {
   const std::string path = option(a, "--config");
-  if (path.empty()) studio::throwBadInput("train needs --config FILE (presets are in resources/presets/)");
+  if (path.empty()) studio::throwBadInput(a.command + " needs --config FILE (presets are in resources/presets/)");
   Json json;
   try {
     json = Json::parse(studio::readTextFile(path));
@@ -202,8 +235,24 @@ int cmdTrain(const Args& a) {
   } catch (const Error& e) {
     throw Error(e.kind(), path + ": " + e.what());
   }
-  studio::Trainer trainer(config, runsDir(a));
+  return config;
+}
+
+int cmdTrain(const Args& a) {
+  needPositional(a, 0, "no positional arguments");
+  studio::Trainer trainer(configFromArgs(a), runsDir(a));
   return runTrainer(a, trainer);
+}
+
+// What model.init_from would give the experiment's encoder, without training.
+int cmdMatchWeights(const Args& a) {
+  needPositional(a, 1, "a run folder, checkpoint or .safetensors file");
+  studio::ExperimentConfig config = configFromArgs(a);
+  config.model.init_from = a.positional[0];
+  const studio::WeightMatchReport report = studio::inspectInitWeights(config);
+  if (a.json) printJson(report.toJson());
+  else std::printf("%s\n%s\n", report.source.c_str(), report.describe().c_str());
+  return kExitOk;
 }
 
 int cmdResume(const Args& a) {
@@ -365,7 +414,32 @@ std::pair<torch::Tensor, torch::Tensor> readRunEmbeddings(const studio::RunFolde
   return {features, labels};
 }
 
-void printJson(const Json& j) { std::printf("%s\n", j.dump(-1, ' ', false, Json::error_handler_t::replace).c_str()); }
+// Supervised fine-tuning options shared by finetune and probe's supervised arms.
+studio::FinetuneOptions finetuneOptions(const Args& a, int64_t default_epochs) {
+  studio::FinetuneOptions o;
+  o.max_epochs = intOption(a, a.command == "probe" ? "--supervised-epochs" : "--epochs", default_epochs, 1, 100000);
+  o.patience = intOption(a, "--patience", o.patience, 1, 100000);
+  o.batch_size = intOption(a, "--batch", o.batch_size, 2, 65536);
+  o.min_epoch_samples = intOption(a, "--epoch-samples", o.min_epoch_samples, 0, int64_t(1) << 40);
+  o.lr = doubleOption(a, "--lr", o.lr, 1e-7, 10.0);
+  o.backbone_lr_mult = doubleOption(a, "--backbone-lr-mult", o.backbone_lr_mult, 0.0, 100.0);
+  o.freeze_stages = intOption(a, "--freeze-stages", 0, 0, 5);
+  o.augment = !a.no_augment;
+  o.probe_init_head = !a.no_probe_init;
+  return o;
+}
+
+struct Stats {
+  double mean = 0, std = 0;
+};
+Stats stats(const std::vector<double>& v) {
+  Stats s;
+  for (double x : v) s.mean += x / v.size();
+  double var = 0;
+  for (double x : v) var += (x - s.mean) * (x - s.mean) / std::max<size_t>(1, v.size() - 1);
+  s.std = v.size() > 1 ? std::sqrt(var) : 0.0;
+  return s;
+}
 
 std::vector<std::string> splitList(const std::string& text) {
   std::vector<std::string> out;
@@ -424,7 +498,23 @@ int cmdProbe(const Args& a) {
   o.query_size = intOption(a, "--queries", 10000, 0, int64_t(1) << 40);
   o.device = option(a, "--device", "auto");
   o.knn_k = intOption(a, "--k", 200, 1, 100000);
-  if (!option(a, "--arms").empty()) o.representations = splitList(option(a, "--arms"));
+  // Arms: "probe" = the frozen representations (each with every classifier), "scratch" and
+  // "finetune" the supervised ones (core/run_study.h), or representations by name.
+  o.representations.clear();
+  const auto known = studio::knownStudyRepresentations();
+  for (const auto& arm : splitList(option(a, "--arms", "probe,scratch"))) {
+    std::vector<std::string> names = {arm};
+    if (arm == "probe") names = {"pretrained", "random-init", "raw-pixels"};
+    else if (arm == "finetune") names = {"finetuned"};
+    for (const auto& n : names) {
+      if (std::find(known.begin(), known.end(), n) == known.end())
+        studio::throwBadInput("--arms = \"" + option(a, "--arms") + "\": unknown arm \"" + arm +
+                              "\" (expected probe, scratch, finetune or pretrained, random-init, raw-pixels, finetuned)");
+      if (std::find(o.representations.begin(), o.representations.end(), n) == o.representations.end())
+        o.representations.push_back(n);
+    }
+  }
+  o.finetune = finetuneOptions(a, 30);
   if (!option(a, "--classifiers").empty()) {
     o.classifiers.clear();
     for (const auto& c : splitList(option(a, "--classifiers"))) {
@@ -476,6 +566,55 @@ torch::Tensor readLabelVector(const std::string& path, int64_t rows) {
     studio::throwBadInput(path + ": expected " + std::to_string(rows) + " int64 or int32 labels");
   const auto type = l.dtype == "<i8" ? torch::kInt64 : torch::kInt32;
   return torch::from_blob(const_cast<uint8_t*>(l.bytes.data()), {rows}, type).to(torch::kInt64).clone();
+}
+
+int cmdFinetune(const Args& a) {
+  needPositional(a, 1, "a run id or folder");
+  const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
+  const auto fractions = parseFractions(option(a, "--labels", "10%"));
+  if (fractions.size() != 1) studio::throwBadInput("--labels: finetune takes one share (e.g. 10%), not a list");
+  studio::FinetuneOptions o = finetuneOptions(a, 30);
+  o.label_fraction = fractions.front();
+  o.seed = intOption(a, "--seed", 0, 0, int64_t(1) << 40);
+  o.from_pretrained = !a.scratch;
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  const auto r = studio::finetuneRun(folder, o, option(a, "--device", "auto"),
+                                     intOption(a, "--queries", 0, 0, int64_t(1) << 40),
+                                     [&](const studio::FinetuneProgress& p) {
+                                       if (a.json) {
+                                         printJson({{"kind", "epoch"}, {"epoch", p.epoch}, {"max_epochs", p.max_epochs},
+                                                    {"train_loss", p.train_loss},
+                                                    {"validation_top1", p.validation_top1},
+                                                    {"best_validation_top1", p.best_validation_top1}});
+                                       } else {
+                                         char val[32] = "-";
+                                         if (p.validation_top1 >= 0) std::snprintf(val, sizeof val, "%.2f%%", 100 * p.validation_top1);
+                                         std::printf("epoch %lld/%lld  loss %.4f  validation top-1 %s\n",
+                                                     static_cast<long long>(p.epoch), static_cast<long long>(p.max_epochs),
+                                                     p.train_loss, val);
+                                       }
+                                       std::fflush(stdout);
+                                       return !g_interrupted.load();
+                                     });
+  if (a.json) {
+    Json j = r.toJson();
+    j["kind"] = "result";
+    j["run"] = folder.id();
+    j["classifier"] = folder.classifierPath();
+    j["report"] = folder.finetuneReportPath();
+    printJson(j);
+  } else {
+    std::printf("%s encoder + linear head, %lld labelled images (%s; %lld train, %lld validation), %lld epochs%s:\n",
+                r.init == "pretrained" ? "Pretrained" : "Random", static_cast<long long>(r.labeled_images),
+                percentText(o.label_fraction).c_str(), static_cast<long long>(r.train_images),
+                static_cast<long long>(r.validation_images), static_cast<long long>(r.epochs_run),
+                r.stopped_early ? " (stopped early)" : "");
+    std::printf("test top-1 %.2f%% on %lld held-out images (best validation %.2f%% at epoch %lld)\n", 100 * r.test_top1,
+                static_cast<long long>(r.test_images), 100 * r.best_validation_top1, static_cast<long long>(r.best_epoch));
+    std::printf("Written: %s and %s\n", folder.classifierPath().c_str(), folder.finetuneReportPath().c_str());
+  }
+  return kExitOk;
 }
 
 int cmdTsne(const Args& a) {
@@ -678,11 +817,30 @@ int cmdDuplicates(const Args& a) {
   return kExitOk;
 }
 
+// A model (safetensors or ONNX) with architecture.json and a model card.
+int cmdExportModel(const Args& a, const studio::RunFolder& folder, const std::string& format) {
+  studio::ExportOptions o;
+  o.format = format;
+  o.model = option(a, "--model", "encoder");
+  o.licence = option(a, "--licence");
+  o.out_dir = option(a, "--out");
+  const auto r = studio::exportModel(folder, o);
+  if (a.json) {
+    printJson({{"run", folder.id()}, {"format", format}, {"model", o.model}, {"path", r.model_path}, {"files", r.files}});
+  } else {
+    std::printf("Exported the %s of %s as %s:\n", o.model.c_str(), folder.id().c_str(), format.c_str());
+    for (const auto& f : r.files) std::printf("  %s\n", f.c_str());
+  }
+  return kExitOk;
+}
+
 int cmdExport(const Args& a) {
   needPositional(a, 1, "a run id or folder");
   const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
   const std::string format = option(a, "--format");
-  if (format != "npy" && format != "tsv") studio::throwBadInput("--format = \"" + format + "\": expected npy or tsv");
+  if (format == "safetensors" || format == "onnx") return cmdExportModel(a, folder, format);
+  if (format != "npy" && format != "tsv")
+    studio::throwBadInput("--format = \"" + format + "\": expected npy, tsv, safetensors or onnx");
   const std::string out = option(a, "--out", folder.path() + "/export-" + format);
   std::filesystem::create_directories(out);
   // By default the held-out embeddings written at the end of training; with --bank/--queries
@@ -728,9 +886,26 @@ int cmdExport(const Args& a) {
   return kExitOk;
 }
 
+// What this installation can do: version, LibTorch, threads, CUDA support and devices.
+int cmdInfo(const Args& a) {
+  Json j = {{"version", STUDIO_VERSION},
+            {"libtorch", TORCH_VERSION},
+            {"cpu_threads", at::get_num_threads()},
+            {"cuda", studio::cudaSupportSummary()},
+            {"cuda_devices", studio::cudaAvailable() ? torch::cuda::device_count() : 0}};
+  if (a.json) {
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("contrastive-cli %s\nLibTorch %s, %d CPU threads\n%s\n", STUDIO_VERSION, TORCH_VERSION,
+                at::get_num_threads(), studio::cudaSupportSummary().c_str());
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  studio::loadCudaSupport();  // before anything asks torch about CUDA
   try {
     for (int i = 1; i < argc; ++i) {
       if (std::strcmp(argv[i], "--version") == 0) {
@@ -754,6 +929,9 @@ int main(int argc, char** argv) {
     if (a.command == "neighbours") return cmdNeighbours(a);
     if (a.command == "duplicates") return cmdDuplicates(a);
     if (a.command == "export") return cmdExport(a);
+    if (a.command == "finetune") return cmdFinetune(a);
+    if (a.command == "match-weights") return cmdMatchWeights(a);
+    if (a.command == "info") return cmdInfo(a);
     if (a.command.empty()) {
       std::fprintf(stderr, "%s", kUsage);
       return kExitBadInput;

@@ -34,7 +34,7 @@ void ProgressPrinter::onRecord(const MetricsRecord& r) {
     return;
   }
   if (r.kind == "info") {
-    total_steps_ = static_cast<int64_t>(r.value("total_steps", 0));
+    if (r.has("total_steps")) total_steps_ = static_cast<int64_t>(r.value("total_steps"));
     finish();
     std::fprintf(out_, "%s\n", r.text.c_str());
   } else if (r.kind == "eval") {

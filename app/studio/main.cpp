@@ -8,9 +8,11 @@
 #include "app/studio/preferences.h"
 #include "app/studio/screenshot_tour.h"
 #include "app/studio/theme.h"
+#include "core/device.h"
 #include "core/version.h"
 
 int main(int argc, char** argv) {
+  studio::loadCudaSupport();  // before anything asks torch about CUDA
   QApplication app(argc, argv);
   QApplication::setOrganizationName(QStringLiteral("contrastive-studio"));
   QApplication::setApplicationName(QStringLiteral("contrastive-studio"));

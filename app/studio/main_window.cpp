@@ -31,7 +31,9 @@ namespace studio {
 
 namespace {
 
-const char* const kExperimentFilter = QT_TRANSLATE_NOOP("MainWindow", "Experiments (*.json);;All files (*)");
+// Experiments are JSON; *.csexp.json is the name the desktop's MIME type recognises.
+const char* const kExperimentFilter =
+    QT_TRANSLATE_NOOP("MainWindow", "Experiments (*.csexp.json *.json);;All files (*)");
 
 ExperimentConfig readPresetResource(const QString& resource) {
   QFile file(resource);
@@ -91,12 +93,15 @@ MainWindow::MainWindow(Preferences* preferences, QWidget* parent)
   connectEngine();
   training_page_->setRunActions(start_action_, pause_action_, stop_action_);
 
+  training_page_->setExperimentProvider([this]() { return currentExperiment(); });
   connect(data_page_, &DataPage::datasetLoaded, this, [this](const DatasetImagesPtr& images) {
     augment_page_->setDataset(images);
+    training_page_->setImageShape(images->train.channels, images->train.height);
     statusBar()->showMessage(tr("Loaded %1: %2 images").arg(QString::fromStdString(images->name)).arg(images->train.count),
                              5000);
   });
   connect(data_page_, &DataPage::datasetConfigChanged, this, &MainWindow::markDirty);
+  connect(data_page_, &DataPage::datasetConfigChanged, this, [this]() { training_page_->setImageShape(0, 0); });
   connect(data_page_, &DataPage::errorOccurred, this, [this](const QString& m) { last_error_ = m; });
   connect(augment_page_, &AugmentPage::configEdited, this, &MainWindow::markDirty);
   connect(training_page_, &TrainingPage::edited, this, [this]() {
@@ -171,13 +176,13 @@ void MainWindow::createMenus() {
     QString path = experiment_path_;
     if (path.isEmpty())
       path = QFileDialog::getSaveFileName(this, tr("Save experiment"),
-                                          QString::fromStdString(currentExperiment().name) + QStringLiteral(".json"),
+                                          QString::fromStdString(currentExperiment().name) + QStringLiteral(".csexp.json"),
                                           tr(kExperimentFilter));
     if (!path.isEmpty()) saveExperiment(path);
   });
   file->addAction(tr("Save experiment &as…"), QKeySequence::SaveAs, this, [this]() {
     const QString path = QFileDialog::getSaveFileName(
-        this, tr("Save experiment"), QString::fromStdString(currentExperiment().name) + QStringLiteral(".json"),
+        this, tr("Save experiment"), QString::fromStdString(currentExperiment().name) + QStringLiteral(".csexp.json"),
         tr(kExperimentFilter));
     if (!path.isEmpty()) saveExperiment(path);
   });

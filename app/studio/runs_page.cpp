@@ -42,6 +42,7 @@
 #include <QVBoxLayout>
 
 #include "app/studio/background_task.h"
+#include "app/studio/export_dialog.h"
 #include "core/error.h"
 #include "core/metrics_record.h"
 #include "core/run_index.h"
@@ -344,7 +345,11 @@ void RunsPage::buildUi() {
   delete_button_->setToolTip(tr("Delete the selected runs' folders (Delete)"));
   show_folder_button_ = new QPushButton(style()->standardIcon(QStyle::SP_DirOpenIcon), tr("Show fo&lder"), this);
   show_folder_button_->setToolTip(tr("Open the selected run's folder in the file manager"));
-  for (QPushButton* b : {open_button_, resume_button_, delete_button_, show_folder_button_}) b->setAutoDefault(false);
+  export_button_ = new QPushButton(style()->standardIcon(QStyle::SP_DialogSaveButton), tr("E&xport…"), this);
+  export_button_->setObjectName(QStringLiteral("runsExport"));
+  for (QPushButton* b : {open_button_, resume_button_, delete_button_, show_folder_button_, export_button_})
+    b->setAutoDefault(false);
+  connect(export_button_, &QPushButton::clicked, this, &RunsPage::exportSelected);
   connect(open_button_, &QPushButton::clicked, this, &RunsPage::openSelected);
   connect(resume_button_, &QPushButton::clicked, this, &RunsPage::resumeSelected);
   connect(delete_button_, &QPushButton::clicked, this, &RunsPage::deleteSelected);
@@ -358,6 +363,7 @@ void RunsPage::buildUi() {
   button_row->addWidget(resume_button_);
   button_row->addWidget(delete_button_);
   button_row->addWidget(show_folder_button_);
+  button_row->addWidget(export_button_);
   button_row->addStretch(1);
 
   auto* top = new QWidget(this);
@@ -413,7 +419,8 @@ void RunsPage::buildUi() {
   setTabOrder(open_button_, resume_button_);
   setTabOrder(resume_button_, delete_button_);
   setTabOrder(delete_button_, show_folder_button_);
-  setTabOrder(show_folder_button_, config_view_);
+  setTabOrder(show_folder_button_, export_button_);
+  setTabOrder(export_button_, config_view_);
 }
 
 // --- the index ------------------------------------------------------------------------
@@ -733,11 +740,37 @@ void RunsPage::showSelectedFolder() {
     reportError(tr("Cannot open %1 in the file manager.").arg(QDir::toNativeSeparators(dir)));
 }
 
+void RunsPage::exportSelected() {
+  const QStringList dirs = selectedRunDirs();
+  if (dirs.size() != 1) return;
+  if (export_dialog_ && export_dialog_->runDir() == dirs.first()) {
+    export_dialog_->raise();
+    export_dialog_->activateWindow();
+    return;
+  }
+  if (export_dialog_ && export_dialog_->busy()) {
+    reportError(tr("An export is still running; wait for it or cancel it first."));
+    export_dialog_->raise();
+    return;
+  }
+  if (export_dialog_) export_dialog_->close();
+  export_dialog_ = new ExportDialog(dirs.first(), this);
+  export_dialog_->setAttribute(Qt::WA_DeleteOnClose);
+  export_dialog_->setModal(false);
+  export_dialog_->show();
+}
+
+ExportDialog* RunsPage::exportDialog() const { return export_dialog_.data(); }
+
 void RunsPage::updateButtons() {
   const QStringList dirs = selectedRunDirs();
   open_button_->setEnabled(!dirs.isEmpty());
   delete_button_->setEnabled(!dirs.isEmpty());
   show_folder_button_->setEnabled(!dirs.isEmpty());
+  const bool exportable = dirs.size() == 1 && QFileInfo::exists(dirs.first() + QStringLiteral("/checkpoints/last.pt"));
+  export_button_->setEnabled(exportable);
+  export_button_->setToolTip(exportable ? tr("Export the selected run's encoder as safetensors or ONNX, with a model card")
+                                        : tr("Select one run that has a checkpoint to export it"));
 
   bool resumable = false;
   QString why = tr("Select one cancelled, interrupted, failed or paused run that has a checkpoint to resume it");

@@ -8,6 +8,7 @@
 
 #include <QHash>
 #include <QIcon>
+#include <QPointer>
 #include <QString>
 #include <QStringList>
 #include <QWidget>
@@ -27,6 +28,7 @@ class QTimer;
 namespace studio {
 
 class CurvePlot;
+class ExportDialog;
 class RunIndex;
 class RunFilterProxy;
 struct RunRecord;
@@ -65,6 +67,10 @@ class RunsPage : public QWidget {
   void resumeSelected();
   void deleteSelected();
   void showSelectedFolder();
+  // Opens the export window for the selected run (one at a time; it stays open while the
+  // export runs, and shows the result or the error).
+  void exportSelected();
+  ExportDialog* exportDialog() const;
 
   // Replaces the "delete these runs?" message box (tests answer it instead of a person).
   void setDeleteConfirmation(std::function<bool(const QString& question)> confirm) { confirm_ = std::move(confirm); }
@@ -74,6 +80,7 @@ class RunsPage : public QWidget {
   QPushButton* resumeButton() const { return resume_button_; }
   QPushButton* deleteButton() const { return delete_button_; }
   QPushButton* showFolderButton() const { return show_folder_button_; }
+  QPushButton* exportButton() const { return export_button_; }
   CurvePlot* lossPlot() const { return loss_plot_; }
   CurvePlot* knnPlot() const { return knn_plot_; }
   QPlainTextEdit* configView() const { return config_view_; }
@@ -139,6 +146,8 @@ class RunsPage : public QWidget {
   QPushButton* resume_button_;
   QPushButton* delete_button_;
   QPushButton* show_folder_button_;
+  QPushButton* export_button_;
+  QPointer<ExportDialog> export_dialog_;
   QSplitter* splitter_;
   QLabel* details_hint_;
   CurvePlot* loss_plot_;

@@ -9,6 +9,7 @@
 #include "app/studio/augment_page.h"
 #include "app/studio/embeddings_page.h"
 #include "app/studio/main_window.h"
+#include "app/studio/runs_page.h"
 #include "app/studio/training_page.h"
 #include "widgets/embedding_scatter.h"
 
@@ -84,7 +85,8 @@ void ScreenshotTour::start() {
     layout_done_ = true;
     if (run_done_) finishTraining();
   });
-  connect(window_->engine(), &EngineController::runFinished, this, [this]() {
+  connect(window_->engine(), &EngineController::runFinished, this, [this](const RunSummary& summary) {
+    run_dir_ = summary.run_dir;
     run_done_ = true;
     if (layout_done_) finishTraining();
   });
@@ -93,6 +95,9 @@ void ScreenshotTour::start() {
 }
 
 void ScreenshotTour::finishTraining() {
+  // Layouts keep finishing (the final evaluation publishes one more map): tour once.
+  if (finishing_) return;
+  finishing_ = true;
   QTimer::singleShot(kSettleMs * 2, this, [this]() {
     grabPage(MainWindow::MonitorPageIndex, QStringLiteral("monitor"));
     EmbeddingsPage* page = window_->embeddingsPage();
@@ -101,8 +106,18 @@ void ScreenshotTour::finishTraining() {
     if (page->scatter()->pointCount() > 0) page->showNeighbours(0);
     QTimer::singleShot(kSettleMs, this, [this]() {
       grabPage(MainWindow::EmbeddingsPageIndex, QStringLiteral("embeddings"));
-      grabPage(MainWindow::RunsPageIndex, QStringLiteral("runs"));
-      QApplication::exit(0);
+      // The runs page with the demo run selected, once its curves have been read.
+      RunsPage* runs = window_->runsPage();
+      window_->showPage(MainWindow::RunsPageIndex);
+      connect(runs, &RunsPage::detailsUpdated, this, [this]() {
+        QTimer::singleShot(kSettleMs, this, [this]() {
+          grabPage(MainWindow::RunsPageIndex, QStringLiteral("runs"));
+          QApplication::exit(0);
+        });
+      }, Qt::SingleShotConnection);
+      runs->refresh();
+      runs->selectRun(run_dir_);
+      QTimer::singleShot(20000, this, [this]() { fail(QStringLiteral("the runs page did not show the demo run")); });
     });
   });
 }

@@ -1,8 +1,8 @@
 #pragma once
 // `contrastive-studio --screenshots DIR`: drives the real window through a short demo
 // (load Fashion-MNIST, preview augmentations, train a few steps, lay out the embeddings,
-// list the run) and saves a PNG of every main view, for the README. Used by
-// tools/screenshots.sh under Xvfb.
+// list the run) and saves a PNG of every main view, for the README. `./studio screenshots`
+// runs it under Xvfb into docs/screenshots/.
 #include <QObject>
 #include <QString>
 
@@ -23,7 +23,8 @@ class ScreenshotTour : public QObject {
 
   MainWindow* window_;
   QString out_dir_;
-  bool layout_done_ = false, run_done_ = false;
+  QString run_dir_;
+  bool layout_done_ = false, run_done_ = false, finishing_ = false;
 };
 
 }  // namespace studio

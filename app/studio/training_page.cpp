@@ -3,19 +3,26 @@
 #include <cmath>
 
 #include <QAction>
+#include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
+#include <QFileDialog>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
 #include <QProgressBar>
 #include <QScrollArea>
 #include <QSpinBox>
 #include <QThread>
+#include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
+
+#include "core/weight_import.h"
 
 namespace studio {
 
@@ -112,6 +119,33 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   eval_every_->setSpecialValueText(tr("Only at the end"));
   map_size_ = intSpin(0, 100000000, 500);
   map_size_->setSpecialValueText(tr("No map"));
+  init_path_ = new QLineEdit;
+  init_path_->setObjectName(QStringLiteral("initFrom"));
+  init_path_->setPlaceholderText(tr("Random initialisation"));
+  init_path_->setClearButtonEnabled(true);
+  init_choose_ = new QToolButton;
+  init_choose_->setText(tr("Start from…"));
+  init_choose_->setPopupMode(QToolButton::InstantPopup);
+  auto* choose_menu = new QMenu(init_choose_);
+  choose_menu->addAction(tr("A run folder…"), this, [this]() { chooseInitFrom(true); });
+  choose_menu->addAction(tr("A weights file (.safetensors, .pt)…"), this, [this]() { chooseInitFrom(false); });
+  init_choose_->setMenu(choose_menu);
+  init_clear_ = new QToolButton;
+  init_clear_->setText(tr("Random"));
+  init_clear_->setToolTip(tr("Start from random weights again"));
+  init_strict_ = new QCheckBox(tr("Refuse weights that do not fit"));
+  init_strict_->setChecked(true);
+  backbone_lr_mult_ = doubleSpin(0.0, 100.0, 3, 0.1);
+  freeze_stages_ = intSpin(0, 5);
+  freeze_stages_->setSpecialValueText(tr("None"));
+  init_report_ = new QLabel;
+  init_report_->setObjectName(QStringLiteral("initReport"));
+  init_report_->setWordWrap(true);
+  init_report_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  init_check_timer_ = new QTimer(this);
+  init_check_timer_->setSingleShot(true);
+  init_check_timer_->setInterval(250);
+  connect(init_check_timer_, &QTimer::timeout, this, &TrainingPage::runInitCheck);
 
   auto* general = new QGroupBox(tr("Experiment"));
   auto* gf = new QFormLayout(general);
@@ -133,6 +167,29 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   addField(mf, tr("Projection &head"), head_,
            tr("Widths of the MLP after the encoder, comma-separated, the last being the embedding the loss "
               "sees. The head is dropped after pretraining."));
+
+  auto* start = new QGroupBox(tr("Start from weights"));
+  auto* sf = new QFormLayout(start);
+  auto* path_row = new QWidget;
+  auto* path_layout = new QHBoxLayout(path_row);
+  path_layout->setContentsMargins(0, 0, 0, 0);
+  path_layout->addWidget(init_path_, 1);
+  path_layout->addWidget(init_choose_);
+  path_layout->addWidget(init_clear_);
+  addField(sf, tr("&Encoder"), path_row,
+           tr("Start the encoder from another run (its last checkpoint) or from ResNet weights in a safetensors "
+              "file named as torchvision or timm name them, instead of random weights."));
+  init_path_->setToolTip(path_row->toolTip());
+  addField(sf, tr("Strictness"), init_strict_,
+           tr("Refuse weights with missing, unexpected or differently shaped tensors. Unticked, whatever fits is "
+              "loaded and the rest starts random."));
+  addField(sf, tr("Encoder learning &rate ×"), backbone_lr_mult_,
+           tr("The encoder learns at the learning rate times this; the projection head at the full rate. Below 1 "
+              "keeps more of what the weights already know."));
+  addField(sf, tr("Fro&zen stages"), freeze_stages_,
+           tr("The first stages of the encoder (the stem, then each group of blocks) stay as they are: their "
+              "weights and batch-norm statistics do not change."));
+  sf->addRow(init_report_);
 
   auto* optim = new QGroupBox(tr("Optimisation"));
   auto* of = new QFormLayout(optim);
@@ -162,6 +219,7 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   auto* left = new QVBoxLayout;
   left->addWidget(general);
   left->addWidget(model);
+  left->addWidget(start);
   left->addStretch(1);
   auto* right = new QVBoxLayout;
   right->addWidget(optim);
@@ -217,6 +275,94 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
     width_->setEnabled(convnet);
     stem_->setEnabled(!convnet);
   });
+  connect(backbone_lr_mult_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, changed);
+  connect(freeze_stages_, qOverload<int>(&QSpinBox::valueChanged), this, changed);
+  connect(init_path_, &QLineEdit::textChanged, this, [this, changed]() {
+    changed();
+    scheduleInitCheck();
+  });
+  connect(init_strict_, &QCheckBox::toggled, this, [this, changed]() {
+    changed();
+    scheduleInitCheck();
+  });
+  connect(init_clear_, &QToolButton::clicked, this, [this]() { init_path_->clear(); });
+  // The encoder the weights must fit is the one the form describes.
+  for (QComboBox* c : {backbone_, stem_}) connect(c, &QComboBox::currentTextChanged, this, &TrainingPage::scheduleInitCheck);
+  connect(width_, qOverload<int>(&QSpinBox::valueChanged), this, &TrainingPage::scheduleInitCheck);
+}
+
+void TrainingPage::setInitFrom(const QString& path) { init_path_->setText(path); }
+
+QString TrainingPage::initFrom() const { return init_path_->text().trimmed(); }
+
+void TrainingPage::chooseInitFrom(bool folder) {
+  QString path;
+  if (path_chooser_) {
+    path = path_chooser_(folder);
+  } else if (folder) {
+    path = QFileDialog::getExistingDirectory(this, tr("Start from a run"), initFrom());
+  } else {
+    path = QFileDialog::getOpenFileName(this, tr("Start from weights"), initFrom(),
+                                        tr("Weights (*.safetensors *.pt);;All files (*)"));
+  }
+  if (!path.isEmpty()) setInitFrom(QDir::toNativeSeparators(path));
+}
+
+void TrainingPage::setImageShape(int64_t channels, int64_t side) {
+  if (channels == image_channels_ && side == image_side_) return;
+  image_channels_ = channels;
+  image_side_ = side;
+  scheduleInitCheck();
+}
+
+QString TrainingPage::initReportText() const { return init_report_->text(); }
+
+bool TrainingPage::initCheckPending() const { return init_check_timer_->isActive() || init_check_running_; }
+
+void TrainingPage::scheduleInitCheck() {
+  if (initFrom().isEmpty()) {
+    ++init_generation_;  // a check still running is of no interest any more
+    if (init_task_) init_task_->cancel.store(true);
+    init_check_timer_->stop();
+    init_check_running_ = false;
+    showInitReport(QString(), false);
+    return;
+  }
+  init_check_timer_->start();
+}
+
+void TrainingPage::runInitCheck() {
+  ExperimentConfig config = applyTo(experiment_provider_ ? experiment_provider_() : ExperimentConfig());
+  const int64_t channels = image_channels_;
+  const int64_t side = config.augment.out_size > 0 ? config.augment.out_size : image_side_;
+  const uint64_t generation = ++init_generation_;
+  init_check_running_ = true;
+  showInitReport(tr("Checking %1 against the encoder…").arg(initFrom()), false);
+  init_task_ = runInBackground<WeightMatchReport>(
+      this,
+      [config, channels, side](TaskControl&) {
+        return channels > 0 && side > 0 ? inspectInitWeights(config, channels, side) : inspectInitWeights(config);
+      },
+      [this, generation](WeightMatchReport report) {
+        if (generation != init_generation_) return;
+        init_check_running_ = false;
+        const QString text = QString::fromStdString(report.describe(6, "\n"));
+        showInitReport(report.clean() ? tr("✓ %1").arg(text) : tr("⚠ Loaded without the parts that do not fit: %1").arg(text),
+                       false);
+      },
+      [this, generation](const QString& message, bool) {
+        if (generation != init_generation_) return;
+        init_check_running_ = false;
+        showInitReport(message, true);
+      });
+}
+
+void TrainingPage::showInitReport(const QString& text, bool error) {
+  init_report_error_ = error && !text.isEmpty();
+  init_report_->setText(text);
+  init_report_->setVisible(!text.isEmpty());
+  init_report_->setStyleSheet(init_report_error_ ? QStringLiteral("color: #c62828;") : QString());
+  Q_EMIT initReportUpdated();
 }
 
 void TrainingPage::addField(QFormLayout* form, const QString& label, QWidget* field, const QString& tooltip) {
@@ -252,6 +398,10 @@ void TrainingPage::setConfig(const ExperimentConfig& c) {
   threads_->setValue(static_cast<int>(c.train.threads));
   eval_every_->setValue(c.monitor.every_epochs);
   map_size_->setValue(static_cast<int>(std::min<int64_t>(c.monitor.map_size, map_size_->maximum())));
+  init_path_->setText(QString::fromStdString(c.model.init_from));
+  init_strict_->setChecked(c.model.init_strict);
+  backbone_lr_mult_->setValue(c.optim.backbone_lr_mult);
+  freeze_stages_->setValue(static_cast<int>(c.optim.freeze_stages));
   filling_ = false;
 }
 
@@ -266,6 +416,7 @@ QString TrainingPage::validate() const {
       return tr("Projection head: \"%1\" is not a width between 1 and 65536.").arg(p.trimmed());
   }
   if (comboValue(device_).isEmpty()) return tr("Device: choose auto, cpu, cuda or cuda:N.");
+  if (!initFrom().isEmpty() && init_report_error_) return tr("Start from: %1").arg(init_report_->text());
   return {};
 }
 
@@ -294,6 +445,10 @@ ExperimentConfig TrainingPage::applyTo(ExperimentConfig c) const {
   c.train.threads = threads_->value();
   c.monitor.every_epochs = eval_every_->value();
   c.monitor.map_size = map_size_->value();
+  c.model.init_from = initFrom().toStdString();
+  c.model.init_strict = init_strict_->isChecked();
+  c.optim.backbone_lr_mult = backbone_lr_mult_->value();
+  c.optim.freeze_stages = freeze_stages_->value();
   return c;
 }
 
@@ -307,7 +462,9 @@ void TrainingPage::setEngineState(EngineController::State state) {
   const bool idle = state == EngineController::State::Idle;
   for (QWidget* w : std::initializer_list<QWidget*>{name_, preset_, method_, backbone_, stem_, width_, head_, batch_,
                                                      epochs_, optimizer_, lr_, weight_decay_, warmup_, temperature_,
-                                                     device_, seed_, threads_, eval_every_, map_size_})
+                                                     device_, seed_, threads_, eval_every_, map_size_, init_path_,
+                                                     init_choose_, init_clear_, init_strict_, backbone_lr_mult_,
+                                                     freeze_stages_})
     w->setEnabled(idle);
   if (idle) width_->setEnabled(backbone_->currentData().toString() == QLatin1String("convnet"));
   if (idle) stem_->setEnabled(backbone_->currentData().toString() != QLatin1String("convnet"));
