@@ -197,6 +197,40 @@ class TestResultsPage : public QObject {
     QVERIFY(page.statusText().contains(QStringLiteral("cancelled")));
   }
 
+  void supervisedArmsAreMoreRows() {
+    // The supervised arms (issue 7's trainer) are more cells of the same study: one row and
+    // one plot series each, beside a frozen arm.
+    ResultsPage page;
+    page.setRun(run_dir_);
+    auto o = smallStudy();
+    o.fractions = {1.0};
+    o.seeds = 1;
+    o.representations = {"pretrained", "scratch", "finetuned"};
+    o.classifiers = {"kNN"};
+    o.finetune.max_epochs = 1;
+    o.finetune.min_epoch_samples = 64;
+    page.setStudyOptions(o);
+    const auto back = page.studyOptions();
+    QCOMPARE(back.representations, o.representations);
+    QCOMPARE(back.finetune.max_epochs, int64_t(1));
+    QCOMPARE(back.finetune.min_epoch_samples, int64_t(64));
+    QSignalSpy finished(&page, &ResultsPage::studyFinished);
+    page.startStudy();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kWaitMs);
+    const StudyResult& r = page.study();
+    QCOMPARE(r.cells.size(), size_t(3));
+    QCOMPARE(QString::fromStdString(r.cells[1].arm), QStringLiteral("scratch / supervised"));
+    QCOMPARE(QString::fromStdString(r.cells[2].arm), QStringLiteral("finetuned / supervised"));
+    for (const auto& cell : r.cells) {
+      QVERIFY(cell.mean >= 0 && cell.mean <= 1);
+      int64_t total = 0;
+      for (const int64_t v : cell.confusion) total += v;
+      QCOMPARE(total, r.test_images);
+    }
+    QCOMPARE(page.studyTable()->rowCount(), 3);
+    QCOMPARE(page.studyPlot()->seriesNames().size(), 3);
+  }
+
   void badSettingsAreRefused() {
     ResultsPage page;
     page.setRun(run_dir_);

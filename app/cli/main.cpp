@@ -83,7 +83,6 @@ Commands:
   duplicates RUN [--threshold T] [--max-pairs N]  near-duplicates in the training bank and leaks into
                                               the held-out split (cosine >= T, default 0.98)
   export RUN --format npy|tsv [--out DIR] [--bank N --queries N]
-        [--sprite-size N]
                                               embeddings as .npy, or TSV + metadata + sprite.png +
                                               projector_config.pbtxt for TensorBoard's Projector;
                                               --bank/--queries re-embed that many images (0 = all)
@@ -102,7 +101,7 @@ Commands:
 
 Options for every command:
   --runs-dir DIR   where runs live (default: $STUDIO_RUNS_DIR or ~/.local/share/contrastive-studio/runs)
-  --device D       auto | cpu | cuda | cuda:N (train, resume, eval)
+  --device D       auto | cpu | cuda | cuda:N (train, resume, eval, probe, finetune, tsne, duplicates, export)
   --json           machine-readable output, one JSON object per line
   --version, --help
 
@@ -123,7 +122,7 @@ Args parseArgs(int argc, char** argv) {
   static const std::vector<std::string> kValued = {
       "--config", "--runs-dir", "--out",   "--size",       "--fit",        "--k",         "--bank",
       "--queries", "--device",  "--labels", "--seeds", "--perplexity", "--iterations", "--image", "--threshold", "--format",
-      "--input", "--labels-file", "--rows", "--method", "--neighbours", "--threads", "--seed", "--layouts", "--arms", "--classifiers", "--max-pairs", "--sprite-size",
+      "--input", "--labels-file", "--rows", "--method", "--neighbours", "--threads", "--seed", "--layouts", "--arms", "--classifiers", "--max-pairs",
       "--model", "--licence", "--epochs", "--patience", "--batch", "--lr", "--backbone-lr-mult", "--freeze-stages",
       "--supervised-epochs", "--epoch-samples"};
   for (int i = 1; i < argc; ++i) {

@@ -116,6 +116,14 @@ ResultsPage::ResultsPage(QWidget* parent) : QWidget(parent) {
   pretrained_ = new QCheckBox(tr("pretrained"));
   random_init_ = new QCheckBox(tr("random init"));
   raw_pixels_ = new QCheckBox(tr("raw pixels"));
+  scratch_ = new QCheckBox(tr("trained from scratch"));
+  scratch_->setToolTip(tr("The same architecture trained supervised on the labelled subset from random weights"));
+  finetuned_ = new QCheckBox(tr("fine-tuned"));
+  finetuned_->setToolTip(tr("The pretrained encoder with a linear head, fine-tuned on the labelled subset"));
+  supervised_epochs_ = new QSpinBox;
+  supervised_epochs_->setRange(1, 1000);
+  supervised_epochs_->setValue(static_cast<int>(finetune_.max_epochs));
+  supervised_epochs_->setToolTip(tr("Most epochs of each supervised fit (early stopping on a validation split)"));
   linear_probe_ = new QCheckBox(tr("linear probe"));
   knn_ = new QCheckBox(tr("kNN"));
   for (QCheckBox* c : {pretrained_, random_init_, raw_pixels_, linear_probe_, knn_}) c->setChecked(true);
@@ -133,6 +141,11 @@ ResultsPage::ResultsPage(QWidget* parent) : QWidget(parent) {
   auto* representations = new QHBoxLayout;
   for (QCheckBox* c : {pretrained_, random_init_, raw_pixels_}) representations->addWidget(c);
   representations->addStretch(1);
+  auto* supervised = new QHBoxLayout;
+  for (QCheckBox* c : {scratch_, finetuned_}) supervised->addWidget(c);
+  supervised->addWidget(new QLabel(tr("epochs")));
+  supervised->addWidget(supervised_epochs_);
+  supervised->addStretch(1);
   auto* classifiers = new QHBoxLayout;
   for (QCheckBox* c : {linear_probe_, knn_}) classifiers->addWidget(c);
   classifiers->addStretch(1);
@@ -142,6 +155,7 @@ ResultsPage::ResultsPage(QWidget* parent) : QWidget(parent) {
   form->addRow(tr("Labelled &pool"), bank_);
   form->addRow(tr("Representations"), representations);
   form->addRow(tr("Classifiers"), classifiers);
+  form->addRow(tr("Supervised arms"), supervised);
   auto* settings = new QGroupBox(tr("Label-efficiency study"));
   settings->setLayout(form);
 
@@ -295,6 +309,10 @@ RunStudyOptions ResultsPage::studyOptions() const {
   if (pretrained_->isChecked()) o.representations.push_back("pretrained");
   if (random_init_->isChecked()) o.representations.push_back("random-init");
   if (raw_pixels_->isChecked()) o.representations.push_back("raw-pixels");
+  if (scratch_->isChecked()) o.representations.push_back("scratch");
+  if (finetuned_->isChecked()) o.representations.push_back("finetuned");
+  o.finetune = finetune_;
+  o.finetune.max_epochs = supervised_epochs_->value();
   o.classifiers.clear();
   if (linear_probe_->isChecked()) o.classifiers.push_back("linear probe");
   if (knn_->isChecked()) o.classifiers.push_back("kNN");
@@ -313,6 +331,10 @@ void ResultsPage::setStudyOptions(const RunStudyOptions& o) {
   pretrained_->setChecked(has(o.representations, "pretrained"));
   random_init_->setChecked(has(o.representations, "random-init"));
   raw_pixels_->setChecked(has(o.representations, "raw-pixels"));
+  scratch_->setChecked(has(o.representations, "scratch"));
+  finetuned_->setChecked(has(o.representations, "finetuned"));
+  finetune_ = o.finetune;
+  supervised_epochs_->setValue(static_cast<int>(o.finetune.max_epochs));
   linear_probe_->setChecked(has(o.classifiers, "linear probe"));
   knn_->setChecked(has(o.classifiers, "kNN"));
   if (!o.device.empty()) device_ = QString::fromStdString(o.device);

@@ -92,6 +92,10 @@ class ResultsPage : public QWidget {
   QCheckBox* pretrained_;
   QCheckBox* random_init_;
   QCheckBox* raw_pixels_;
+  QCheckBox* scratch_;    // supervised arms (core/supervised.h): off by default, they train networks
+  QCheckBox* finetuned_;
+  QSpinBox* supervised_epochs_;
+  FinetuneOptions finetune_;  // the rest of the supervised arms' settings, kept as set
   QCheckBox* linear_probe_;
   QCheckBox* knn_;
   QPushButton* run_study_;
