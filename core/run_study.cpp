@@ -118,6 +118,7 @@ StudyResult runRunStudy(const RunFolder& folder, const RunStudyOptions& options,
     // The subset arrives drawn (balancedSubset, as for the frozen arms); fine-tuning takes all
     // of it (fraction 1) and splits its validation images off inside.
     arm.evaluate = [&, r](const torch::Tensor& subset, int64_t seed) {
+      torch::AutoGradMode training(true);  // the study runs under NoGradGuard; fine-tuning needs gradients
       FinetuneOptions fo = options.finetune;
       fo.label_fraction = 1.0;
       fo.seed = seed;
