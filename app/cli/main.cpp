@@ -11,7 +11,6 @@
 #include <iostream>
 #include <map>
 #include <sstream>
-#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -426,18 +425,6 @@ studio::FinetuneOptions finetuneOptions(const Args& a, int64_t default_epochs) {
   o.augment = !a.no_augment;
   o.probe_init_head = !a.no_probe_init;
   return o;
-}
-
-struct Stats {
-  double mean = 0, std = 0;
-};
-Stats stats(const std::vector<double>& v) {
-  Stats s;
-  for (double x : v) s.mean += x / v.size();
-  double var = 0;
-  for (double x : v) var += (x - s.mean) * (x - s.mean) / std::max<size_t>(1, v.size() - 1);
-  s.std = v.size() > 1 ? std::sqrt(var) : 0.0;
-  return s;
 }
 
 std::vector<std::string> splitList(const std::string& text) {
