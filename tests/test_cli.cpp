@@ -621,6 +621,15 @@ void TestCli::evaluationCommands() {
   QCOMPARE(csv.size(), size_t(kHeldOut + 1));
   QCOMPARE(q(csv[0]), q("index,x,y,label"));
 
+  // knn-recall: on a small matrix the approximate graph is the exact one (recall 1).
+  const std::string embeddings = (run_dir / "embeddings.npy").string();
+  const CliRun recall = runCli({"knn-recall", "--input", embeddings, "--k", "5", "--json"}, kQuickTimeoutMs);
+  QVERIFY2(ok(recall), recall.describe().c_str());
+  const Json rc = lastJson(recall);
+  QCOMPARE(rc["points"].get<int64_t>(), int64_t(kHeldOut));
+  QCOMPARE(rc["recall"].get<double>(), 1.0);
+  QVERIFY(badInputProblem(runCli({"knn-recall", "--input", embeddings, "--k", "100000"}, kQuickTimeoutMs), {"--k"}).empty());
+
   // Neighbours: k results, without the query, most similar first.
   const CliRun nb = runCli({"neighbours", id, "--runs-dir", runs.string(), "--json", "--image", "3", "--k", "5"}, kQuickTimeoutMs);
   QVERIFY2(ok(nb), nb.describe().c_str());

@@ -30,6 +30,7 @@
 #include "core/evaluation.h"
 #include "core/knn.h"
 #include "core/model_export.h"
+#include "core/neighbour_graph.h"
 #include "core/npy.h"
 #include "core/run_folder.h"
 #include "core/run_embeddings.h"
@@ -78,6 +79,8 @@ Commands:
         [--neighbours auto|exact|approx] [--threads N] [--seed S] [--rows N] [--out FILE] [--no-quality]
                                               2-D map of the run's embeddings (tsne.csv in the run)
   tsne-quality --input X.npy --layouts A.csv,B.npy   exact KL and 10-NN preservation of layouts
+  knn-recall --input X.npy [--k 90] [--rows N] [--threads N]
+                                              recall of t-SNE's approximate kNN graph against the exact one
   neighbours RUN --image I [--k K]            most similar held-out images to image I
   duplicates RUN [--threshold T] [--max-pairs N]  near-duplicates in the training bank and leaks into
                                               the held-out split (cosine >= T, default 0.98)
@@ -739,6 +742,39 @@ int cmdTsneQuality(const Args& a) {
   return kExitOk;
 }
 
+// How well the approximate kNN graph behind t-SNE's affinities (core/neighbour_graph.h) finds
+// the exact one on a given matrix, and how long each search takes.
+int cmdKnnRecall(const Args& a) {
+  needPositional(a, 0, "no positional arguments");
+  if (option(a, "--input").empty()) studio::throwBadInput("knn-recall needs --input X.npy");
+  auto features = readFeatureMatrix(option(a, "--input"));
+  const int64_t rows = intOption(a, "--rows", 0, 0, features.size(0));
+  if (rows > 0) features = features.slice(0, 0, rows).contiguous();
+  const int64_t k = intOption(a, "--k", 90, 1, features.size(0) - 1);
+  const int64_t threads = intOption(a, "--threads", 0, 0, 1024);
+  if (threads > 0) at::set_num_threads(static_cast<int>(threads));
+  studio::ApproximateNeighbourOptions o;
+  o.threads = threads;
+  o.seed = intOption(a, "--seed", 0, 0, int64_t(1) << 62);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto approximate = studio::approximateNeighbourGraph(features, k, o);
+  const auto t1 = std::chrono::steady_clock::now();
+  const auto exact = studio::exactNeighbourGraph(features, k);
+  const auto t2 = std::chrono::steady_clock::now();
+  const double recall = studio::neighbourRecall(approximate.indices, exact.indices);
+  const double approximate_s = std::chrono::duration<double>(t1 - t0).count();
+  const double exact_s = std::chrono::duration<double>(t2 - t1).count();
+  if (a.json) {
+    printJson({{"points", features.size(0)}, {"dims", features.size(1)}, {"k", k}, {"recall", recall},
+               {"approximate_seconds", approximate_s}, {"exact_seconds", exact_s}});
+  } else {
+    std::printf("%lld x %lld, k = %lld: recall of the approximate graph %.4f; approximate %.1f s, exact %.1f s\n",
+                static_cast<long long>(features.size(0)), static_cast<long long>(features.size(1)),
+                static_cast<long long>(k), recall, approximate_s, exact_s);
+  }
+  return kExitOk;
+}
+
 int cmdNeighbours(const Args& a) {
   needPositional(a, 1, "a run id or folder");
   const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
@@ -912,6 +948,7 @@ int main(int argc, char** argv) {
     if (a.command == "probe") return cmdProbe(a);
     if (a.command == "tsne") return cmdTsne(a);
     if (a.command == "tsne-quality") return cmdTsneQuality(a);
+    if (a.command == "knn-recall") return cmdKnnRecall(a);
     if (a.command == "neighbours") return cmdNeighbours(a);
     if (a.command == "duplicates") return cmdDuplicates(a);
     if (a.command == "export") return cmdExport(a);
