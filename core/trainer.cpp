@@ -599,51 +599,65 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
   }
 }
 
+namespace {
+
+// A finished or interrupted run's model as its checkpoint left it (or freshly initialised,
+// for the random-encoder baseline), with the data and the augmenter that normalise its input.
+struct RestoredRun {
+  ExperimentConfig config;
+  DatasetSplits data;
+  std::unique_ptr<Augmenter> augmenter;
+  ContrastiveModel model{nullptr};
+  torch::Device device{torch::kCPU};
+  int64_t step = 0;
+};
+
+RestoredRun restoreRun(const RunFolder& folder, const std::string& device_spec, const char* device_key,
+                       bool random_init) {
+  RestoredRun r;
+  r.config = loadExperimentConfig(folder.configPath());
+  if (!random_init && !folder.hasCheckpoint()) throwBadInput(folder.path() + ": the run has no checkpoint yet");
+  r.device = resolveDevice(device_spec, device_key);
+  setThreads(r.config.train.threads);
+  r.data = loadDataset(r.config.dataset, r.config.train.seed);
+  resolveNormalisation(r.config, r.data.train);
+  r.augmenter = std::make_unique<Augmenter>(r.config.augment, r.data.train.channels(), r.data.train.height(),
+                                            r.data.train.width());
+  torch::manual_seed(static_cast<uint64_t>(r.config.train.seed));
+  r.model = makeContrastiveModel(r.config.model, r.data.train.channels(), r.augmenter->outSize());
+  if (!random_init) r.step = loadCheckpoint(folder.checkpointPath(), r.model, nullptr).step;
+  r.model->to(r.device);
+  return r;
+}
+
+}  // namespace
+
 RunEmbeddings embedRun(const RunFolder& folder, int64_t bank_size, int64_t query_size, const std::string& device_spec,
                        bool random_init) {
-  ExperimentConfig config = loadExperimentConfig(folder.configPath());
-  if (!random_init && !folder.hasCheckpoint()) throwBadInput(folder.path() + ": the run has no checkpoint yet");
-  const torch::Device device = resolveDevice(device_spec, "--device");
-  setThreads(config.train.threads);
-  DatasetSplits data = loadDataset(config.dataset, config.train.seed);
-  resolveNormalisation(config, data.train);
-  Augmenter augmenter(config.augment, data.train.channels(), data.train.height(), data.train.width());
-  torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-  ContrastiveModel model = makeContrastiveModel(config.model, data.train.channels(), augmenter.outSize());
-  RunEmbeddings e;
-  if (!random_init) e.step = loadCheckpoint(folder.checkpointPath(), model, nullptr).step;
-  model->to(device);
-  const KnnProbe probe = makeProbe(data, bank_size, query_size, config.train.seed);
+  RestoredRun run = restoreRun(folder, device_spec, "--device", random_init);
+  const KnnProbe probe = makeProbe(run.data, bank_size, query_size, run.config.train.seed);
   if (!probe.usable()) throwBadInput(folder.path() + ": the run's dataset has no labeled held-out split to evaluate on");
+  RunEmbeddings e;
+  e.step = run.step;
   e.bank_images = probe.bank_images;
   e.bank_labels = probe.bank_labels;
   e.query_images = probe.query_images;
   e.query_labels = probe.query_labels;
-  e.class_names = data.train.class_names;
-  e.bank_features = embedImages(model, augmenter, probe.bank_images, device);
-  e.query_features = embedImages(model, augmenter, probe.query_images, device);
+  e.class_names = run.data.train.class_names;
+  e.bank_features = embedImages(run.model, *run.augmenter, probe.bank_images, run.device);
+  e.query_features = embedImages(run.model, *run.augmenter, probe.query_images, run.device);
   return e;
 }
 
 EmbeddingSnapshot embedRunMap(const RunFolder& folder, int64_t map_size, const std::string& device_spec,
                               bool random_init) {
-  ExperimentConfig config = loadExperimentConfig(folder.configPath());
-  if (!random_init && !folder.hasCheckpoint()) throwBadInput(folder.path() + ": the run has no checkpoint yet");
-  const torch::Device device = resolveDevice(device_spec, "device");
-  setThreads(config.train.threads);
-  DatasetSplits data = loadDataset(config.dataset, config.train.seed);
-  resolveNormalisation(config, data.train);
-  Augmenter augmenter(config.augment, data.train.channels(), data.train.height(), data.train.width());
-  torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-  ContrastiveModel model = makeContrastiveModel(config.model, data.train.channels(), augmenter.outSize());
-  int64_t step = 0;
-  if (!random_init) step = loadCheckpoint(folder.checkpointPath(), model, nullptr).step;
-  model->to(device);
-  const Dataset map_set = makeMapSet(data, map_size > 0 ? map_size : config.monitor.map_size, config.train.seed);
+  RestoredRun run = restoreRun(folder, device_spec, "device", random_init);
+  const Dataset map_set =
+      makeMapSet(run.data, map_size > 0 ? map_size : run.config.monitor.map_size, run.config.train.seed);
   if (map_set.size() == 0) throwBadInput(folder.path() + ": monitor.map_size is 0, so the run has no map");
-  const int64_t steps_per_epoch = std::max<int64_t>(1, data.train.size() / config.train.batch_size);
-  return makeSnapshot(embedImages(model, augmenter, map_set.images, device), toImageTable(map_set), step,
-                      double(step) / steps_per_epoch);
+  const int64_t steps_per_epoch = std::max<int64_t>(1, run.data.train.size() / run.config.train.batch_size);
+  return makeSnapshot(embedImages(run.model, *run.augmenter, map_set.images, run.device), toImageTable(map_set),
+                      run.step, double(run.step) / steps_per_epoch);
 }
 
 EvalResult evaluateRun(const RunFolder& folder, int64_t k, int64_t bank_size, int64_t query_size, const std::string& device_spec) {

@@ -15,14 +15,23 @@ gui="$prefix/bin/contrastive-studio"
 step() { printf '[%s] %s\n' "$label" "$*"; }
 
 step "binaries find their libraries through their RPATH"
-for exe in "$cli" "$gui"; do
-  if ldd "$exe" | grep -q 'not found'; then
+for exe in "$cli" "$gui" "$prefix/bin/contrastive-onnx-export"; do
+  if ldd "$exe" | grep 'not found' >/dev/null; then
     ldd "$exe" | grep 'not found'
     exit 1
   fi
+done
+# The ONNX exporter never loads LibTorch; the two clients load the bundled one.
+for exe in "$cli" "$gui"; do
   loaded="$(readlink -f "$(ldd "$exe" | sed -n 's/^[[:space:]]*libtorch_cpu\.so => \(.*\) (0x[0-9a-f]*)$/\1/p')")"
   [ "$loaded" = "$(readlink -f "$prefix/lib/contrastive-studio/libtorch_cpu.so")" ] \
     || { echo "$exe does not load the bundled LibTorch: $loaded"; exit 1; }
+done
+! ldd "$prefix/bin/contrastive-onnx-export" | grep libtorch >/dev/null || { echo "the ONNX exporter loads LibTorch"; exit 1; }
+
+step "the licences of what the package bundles"
+for f in copyright LIBTORCH-LICENSE LIBTORCH-NOTICE; do
+  [ -s "$prefix/share/doc/contrastive-studio/$f" ] || { echo "missing: $prefix/share/doc/contrastive-studio/$f"; exit 1; }
 done
 
 step "$("$cli" --version)"
@@ -37,6 +46,15 @@ tail -n 1 "$work/train.jsonl"
 grep -q '"status":"finished"' "$work/train.jsonl" || grep -q '"status": "finished"' "$work/train.jsonl" \
   || { echo "the run did not finish"; exit 1; }
 ls "$work"/runs/*/checkpoints/last.pt >/dev/null
+
+step "the run's encoder exported as safetensors and ONNX (the bundled ONNX exporter)"
+run_dir="$(dirname "$(dirname "$(ls "$work"/runs/*/checkpoints/last.pt | head -n 1)")")"
+"$cli" export "$run_dir" --format safetensors --out "$work/export-st" > "$work/export.log" 2>&1 \
+  || { cat "$work/export.log"; exit 1; }
+[ -s "$work/export-st/encoder.safetensors" ] || { echo "no encoder.safetensors"; exit 1; }
+"$cli" export "$run_dir" --format onnx --out "$work/export-onnx" > "$work/export.log" 2>&1 \
+  || { cat "$work/export.log"; exit 1; }
+[ -s "$work/export-onnx/encoder.onnx" ] || { echo "no encoder.onnx"; exit 1; }
 
 if [ "$label" = deb ]; then
   step "desktop integration files"

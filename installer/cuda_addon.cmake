@@ -25,11 +25,13 @@ file(GET_RUNTIME_DEPENDENCIES
 if(_unresolved)
   message(FATAL_ERROR "CUDA add-on: unresolved libraries: ${_unresolved}")
 endif()
-set(_files ${_roots})
-foreach(f IN LISTS _resolved)
+set(_files "")
+foreach(f IN LISTS _roots _resolved)
   get_filename_component(name "${f}" NAME)
-  # The base package's copies of the CUDA runtime and CUPTI serve both.
-  if(name MATCHES "^lib(cudart|cupti)\\.so|^libgomp|^libtorch_cpu|^libc10\\.so")
+  # What the base package already ships (the CUDA runtime, CUPTI, LibTorch's CPU part, and
+  # c10_cuda where the studio's own kernels link it) serves both: two packages must not
+  # own one file.
+  if(name MATCHES "${STUDIO_ADDON_SKIP_REGEX}")
     continue()
   endif()
   list(APPEND _files "${f}")

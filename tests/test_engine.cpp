@@ -33,20 +33,8 @@ using studio::test::expectError;
 namespace {
 
 ExperimentConfig tinyConfig(const std::string& data) {
-  ExperimentConfig c;
-  c.name = "tiny";
-  c.dataset.kind = "packed";
-  c.dataset.path = data;
-  c.dataset.holdout_fraction = 0.25;
-  c.model.width = 8;
-  c.model.head_dims = {32, 16};
-  c.train.epochs = 2;
-  c.train.batch_size = 32;
-  c.train.threads = 2;
+  ExperimentConfig c = test::tinyExperiment(data);
   c.train.device = "cpu";
-  c.train.checkpoint_every_steps = 100;
-  c.monitor.every_epochs = 0;
-  c.monitor.k = 10;
   return c;
 }
 

@@ -35,6 +35,7 @@
 #include "core/run_index.h"
 #include "core/trainer.h"
 #include "tests/test_support.h"
+#include "tests/tiny_dataset.h"
 
 namespace fs = std::filesystem;
 using namespace studio;
@@ -44,43 +45,13 @@ namespace {
 
 constexpr int kWaitMs = 60000;
 
-std::string writeBars(const std::string& dir) {
-  PackedDataset p;
-  p.count = 160;
-  p.channels = 1;
-  p.height = 12;
-  p.width = 12;
-  p.class_names = {"a", "b", "c", "d"};
-  uint32_t rng = 4242;
-  for (int i = 0; i < p.count; ++i) {
-    const int cls = i % 4;
-    for (int r = 0; r < 12; ++r)
-      for (int c = 0; c < 12; ++c) {
-        rng = rng * 1664525u + 1013904223u;
-        p.pixels.push_back(static_cast<uint8_t>((r / 3 == cls ? 200 : 20) + (rng >> 27)));
-      }
-    p.labels.push_back(cls);
-  }
-  const std::string path = dir + "/bars.csds";
-  writePackedDataset(path, p);
-  return path;
-}
-
 ExperimentConfig barsExperiment(const std::string& data, const std::string& name) {
-  ExperimentConfig c;
-  c.name = name;
-  c.dataset.kind = "packed";
-  c.dataset.path = data;
-  c.dataset.holdout_fraction = 0.25;
-  c.model.width = 8;
-  c.model.head_dims = {32, 16};
+  ExperimentConfig c = test::tinyExperiment(data, name);
   c.augment.saturation = 0;
   c.augment.hue = 0;
   c.train.epochs = 1;
-  c.train.batch_size = 32;
   c.train.threads = 1;
   c.train.device = "cpu";
-  c.monitor.every_epochs = 0;
   c.monitor.k = 5;
   c.monitor.map_size = 0;
   return c;
@@ -103,7 +74,7 @@ class ExchangeGuiTest : public QObject {
   void initTestCase() {
     QStandardPaths::setTestModeEnabled(true);
     dir_ = test::scratchDir("exchange_gui");
-    data_ = writeBars(dir_);
+    data_ = test::writeTinyDataset(dir_, 1, 160);
     runs_dir_ = q(dir_ + "/runs");
     settings_ = std::make_unique<QSettings>(q(dir_ + "/settings.ini"), QSettings::IniFormat);
     prefs_ = std::make_unique<Preferences>(settings_.get(), nullptr);

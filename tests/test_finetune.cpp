@@ -24,6 +24,7 @@
 #include "core/trainer.h"
 #include "core/weight_import.h"
 #include "tests/test_support.h"
+#include "tests/tiny_dataset.h"
 
 namespace fs = std::filesystem;
 using namespace studio;
@@ -53,46 +54,12 @@ std::string writeFashionSlice(const std::string& dir, int64_t begin, int64_t end
   return path;
 }
 
-// 256 grayscale 12x12 images in 4 classes (a bright bar whose row depends on the class).
-std::string writeBars(const std::string& dir) {
-  PackedDataset p;
-  p.count = 256;
-  p.channels = 1;
-  p.height = 12;
-  p.width = 12;
-  p.class_names = {"a", "b", "c", "d"};
-  uint32_t rng = 777;
-  for (int i = 0; i < p.count; ++i) {
-    const int cls = i % 4;
-    for (int r = 0; r < 12; ++r)
-      for (int c = 0; c < 12; ++c) {
-        rng = rng * 1664525u + 1013904223u;
-        p.pixels.push_back(static_cast<uint8_t>((r / 3 == cls ? 200 : 20) + (rng >> 27)));
-      }
-    p.labels.push_back(cls);
-  }
-  const std::string path = dir + "/bars.csds";
-  writePackedDataset(path, p);
-  return path;
-}
 
 ExperimentConfig barsConfig(const std::string& data) {
-  ExperimentConfig c;
-  c.name = "bars";
-  c.dataset.kind = "packed";
-  c.dataset.path = data;
-  c.dataset.holdout_fraction = 0.25;
-  c.model.width = 8;
-  c.model.head_dims = {32, 16};
+  ExperimentConfig c = test::tinyExperiment(data, "bars");
   c.augment.saturation = 0;
   c.augment.hue = 0;
-  c.train.epochs = 2;
-  c.train.batch_size = 32;
-  c.train.threads = 2;
   c.train.device = "cpu";
-  c.train.checkpoint_every_steps = 100;
-  c.monitor.every_epochs = 0;
-  c.monitor.k = 10;
   c.monitor.map_size = 0;
   return c;
 }
@@ -133,7 +100,7 @@ class TestFinetune : public QObject {
   void initTestCase() {
     torch::set_num_threads(2);
     dir_ = test::scratchDir("finetune");
-    bars_ = writeBars(dir_);
+    bars_ = test::writeTinyDataset(dir_);
   }
 
   // An encoder that already knows Fashion-MNIST (trained supervised on images 1000-3047),

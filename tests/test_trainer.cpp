@@ -24,19 +24,7 @@ using studio::test::writeTinyDataset;
 namespace {
 
 ExperimentConfig tinyConfig(const std::string& data) {
-  ExperimentConfig c;
-  c.name = "tiny";
-  c.dataset.kind = "packed";
-  c.dataset.path = data;
-  c.dataset.holdout_fraction = 0.25;
-  c.model.width = 8;
-  c.model.head_dims = {32, 16};
-  c.train.epochs = 2;
-  c.train.batch_size = 32;
-  c.train.threads = 2;
-  c.train.checkpoint_every_steps = 100;
-  c.monitor.every_epochs = 0;
-  c.monitor.k = 10;
+  ExperimentConfig c = test::tinyExperiment(data);
   c.augment.saturation = 0;
   c.augment.hue = 0;
   return c;
