@@ -170,15 +170,17 @@ ResultsPage::ResultsPage(QWidget* parent) : QWidget(parent) {
   study_table_ = new QTableWidget(0, 6);
   study_table_->setHorizontalHeaderLabels(
       {tr("Arm"), tr("Labels"), tr("Images"), tr("Top-1 (mean ± sd)"), tr("Seeds"), tr("ECE")});
-  study_table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+  study_table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
+  study_table_->horizontalHeader()->setStretchLastSection(true);
+  study_table_->verticalHeader()->hide();
   study_table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   study_table_->setSelectionBehavior(QAbstractItemView::SelectRows);
   study_table_->setAccessibleName(tr("Study table"));
   auto* study_split = new QSplitter(Qt::Horizontal);
   study_split->addWidget(study_plot_);
   study_split->addWidget(study_table_);
-  study_split->setStretchFactor(0, 3);
-  study_split->setStretchFactor(1, 2);
+  study_split->setStretchFactor(0, 1);
+  study_split->setStretchFactor(1, 1);
 
   // Tab 2: per class.
   cell_chooser_ = new QComboBox;
