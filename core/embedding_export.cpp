@@ -16,6 +16,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/png_writer.h"
 
 namespace F = torch::nn::functional;
 
@@ -119,6 +120,22 @@ void appendCsvLine(std::string& out, const std::vector<std::string>& fields) {
   out += '\n';
 }
 
+// A protobuf text-format string literal.
+std::string protoString(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+constexpr int64_t kSpriteLimit = 8192;  // the Projector's largest sprite side
+
 }  // namespace
 
 std::vector<std::string> exportProjectorTsv(const std::string& folder, const torch::Tensor& embeddings,
@@ -150,6 +167,7 @@ std::vector<std::string> exportProjectorTsv(const std::string& folder, const tor
   const std::string tensors_path = (fs::path(folder) / "tensors.tsv").string();
   const std::string metadata_path = (fs::path(folder) / "metadata.tsv").string();
   const std::string config_path = (fs::path(folder) / "projector_config.json").string();
+  const std::string pbtxt_path = (fs::path(folder) / "projector_config.pbtxt").string();
 
   writeStreamAtomically(tensors_path, [&](std::ofstream& out) {
     const float* values = x.data_ptr<float>();
@@ -185,7 +203,14 @@ std::vector<std::string> exportProjectorTsv(const std::string& folder, const tor
     embedding["sprite"] = {{"imagePath", sprite_file}, {"singleImageDim", {sprite_cell, sprite_cell}}};
   const Json config = {{"embeddings", Json::array({embedding})}};
   writeFileAtomically(config_path, config.dump(2) + "\n");
-  return {tensors_path, metadata_path, config_path};
+  std::string pbtxt = "embeddings {\n  tensor_name: " + protoString(tensor_name) +
+                      "\n  tensor_path: \"tensors.tsv\"\n  metadata_path: \"metadata.tsv\"\n";
+  if (!sprite_file.empty())
+    pbtxt += "  sprite {\n    image_path: " + protoString(sprite_file) + "\n    single_image_dim: " +
+             std::to_string(sprite_cell) + "\n    single_image_dim: " + std::to_string(sprite_cell) + "\n  }\n";
+  pbtxt += "}\n";
+  writeFileAtomically(pbtxt_path, pbtxt);
+  return {tensors_path, metadata_path, config_path, pbtxt_path};
 }
 
 torch::Tensor spriteCanvas(const torch::Tensor& images_uint8_nchw, int64_t cell) {
@@ -223,6 +248,31 @@ torch::Tensor spriteCanvas(const torch::Tensor& images_uint8_nchw, int64_t cell)
       .permute({0, 3, 1, 4, 2})
       .reshape({cols * cell, cols * cell, channels})
       .contiguous();
+}
+
+int64_t spriteCellFor(int64_t n, int64_t h, int64_t w) {
+  if (n < 1 || h < 1 || w < 1) return 0;
+  auto cols = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
+  while (cols * cols < n) ++cols;
+  return std::min(std::max(h, w), kSpriteLimit / cols);
+}
+
+std::vector<std::string> exportProjector(const std::string& folder, const torch::Tensor& embeddings,
+                                         const torch::Tensor& labels, const std::vector<std::string>& class_names,
+                                         const std::string& tensor_name, const torch::Tensor& images) {
+  if (!images.defined()) return exportProjectorTsv(folder, embeddings, labels, class_names, tensor_name);
+  if (images.dim() != 4 || !embeddings.defined() || images.size(0) != embeddings.size(0))
+    throwBadInput("images: expected one uint8 [N, C, H, W] image per embedding (" +
+                  std::to_string(embeddings.defined() ? embeddings.size(0) : 0) + "), got shape " + shapeText(images));
+  const int64_t cell = spriteCellFor(images.size(0), images.size(2), images.size(3));
+  if (cell < 1) return exportProjectorTsv(folder, embeddings, labels, class_names, tensor_name);
+  // The TSV files first: they check the embeddings and create the folder.
+  auto files = exportProjectorTsv(folder, embeddings, labels, class_names, tensor_name, "sprite.png", cell);
+  const auto canvas = spriteCanvas(images, cell);
+  const std::string sprite_path = (fs::path(folder) / "sprite.png").string();
+  writePng(sprite_path, canvas.data_ptr<uint8_t>(), canvas.size(1), canvas.size(0), canvas.size(2));
+  files.push_back(sprite_path);
+  return files;
 }
 
 void exportLayoutCsv(const std::string& path, const torch::Tensor& layout, const torch::Tensor& labels) {

@@ -13,12 +13,14 @@
 namespace studio {
 
 // Writes, into folder (created when missing):
-//   tensors.tsv            one row per embedding, tab-separated floats;
-//   metadata.tsv           header "index\tlabel\tclass", then one row per embedding (class
-//                          names with tabs or line breaks replaced by spaces);
-//   projector_config.json  {"embeddings":[{"tensorName", "tensorShape":[N, D], "tensorPath",
-//                          "metadataPath"[, "sprite":{"imagePath", "singleImageDim":[w, h]}]}]},
-//                          as the standalone Projector expects.
+//   tensors.tsv             one row per embedding, tab-separated floats;
+//   metadata.tsv            header "index\tlabel\tclass", then one row per embedding (class
+//                           names with tabs or line breaks replaced by spaces);
+//   projector_config.json   {"embeddings":[{"tensorName", "tensorShape":[N, D], "tensorPath",
+//                           "metadataPath"[, "sprite":{"imagePath", "singleImageDim":[w, h]}]}]},
+//                           as the standalone Projector expects;
+//   projector_config.pbtxt  the same in the protobuf text format TensorBoard's projector
+//                           plugin reads from a log folder (tensor_path to the TSV).
 // embeddings: floating [N, D]; labels: integer [N], or undefined for "-1" and an empty class.
 // class_names may be empty (the class column then repeats the label); otherwise every label
 // must index it. sprite_file (relative to folder, encoded by the caller from spriteCanvas)
@@ -34,6 +36,17 @@ std::vector<std::string> exportProjectorTsv(const std::string& folder, const tor
 // [H, W, C] for the caller's PNG encoder (core has none). The Projector loads sprites up to
 // 8192 x 8192 pixels: pick cell so that ceil(sqrt(N)) * cell stays within that.
 torch::Tensor spriteCanvas(const torch::Tensor& images_uint8_nchw, int64_t cell);
+
+// The sprite's cell side for n images of h x w pixels: their own size when the grid fits the
+// Projector's 8192-pixel limit, else the largest that fits (0 when even 1 pixel does not).
+int64_t spriteCellFor(int64_t n, int64_t h, int64_t w);
+
+// exportProjectorTsv plus sprite.png (spriteCanvas at spriteCellFor's cell, encoded by
+// core/png_writer.h) when images (uint8 [N, C, H, W], C in 1..4, one per embedding) are given
+// and a cell fits. Returns the paths written.
+std::vector<std::string> exportProjector(const std::string& folder, const torch::Tensor& embeddings,
+                                         const torch::Tensor& labels, const std::vector<std::string>& class_names,
+                                         const std::string& tensor_name, const torch::Tensor& images = {});
 
 // A 2-D layout (UMAP, t-SNE, PCA) as CSV: header "index,x,y,label". layout: floating [N, 2];
 // labels: integer [N], or undefined for -1 on every row.

@@ -101,7 +101,19 @@ Json buildModelCard(const ModelCardInput& in) {
                            {"query_size", c.monitor.query_size}};
     }
     const Json study = readJsonFile(in.run->path() + "/label_efficiency.json");
-    if (study.is_object() && study.contains("results")) evaluation["label_efficiency"] = study["results"];
+    if (study.is_object() && study.contains("cells") && study["cells"].is_array()) {
+      // core/study_result.h: one cell per arm and label fraction; the card keeps the summary.
+      Json rows = Json::array();
+      for (const auto& c : study["cells"])
+        rows.push_back({{"arm", c.value("arm", Json(nullptr))},
+                        {"label_fraction", c.value("label_fraction", Json(nullptr))},
+                        {"labeled_images", c.value("labeled_images", Json(nullptr))},
+                        {"top1_mean", c.value("top1_mean", Json(nullptr))},
+                        {"top1_std", c.value("top1_std", Json(nullptr))}});
+      evaluation["label_efficiency"] = rows;
+    } else if (study.is_object() && study.contains("results")) {
+      evaluation["label_efficiency"] = study["results"];
+    }
     const Json finetune = readJsonFile(in.run->finetuneReportPath());
     if (finetune.is_object()) evaluation["finetune"] = finetune;
   }
@@ -173,9 +185,10 @@ std::string modelCardMarkdown(const Json& card) {
     any = true;
     md << "\nLabel efficiency (" << ev["label_efficiency"].size() << " rows):\n\n| arm | labels | images | top-1 (mean) |\n|---|---|---|---|\n";
     for (const auto& row : ev["label_efficiency"]) {
-      Json top = row.value("linear_probe_top1_mean", Json(nullptr));
+      Json top = row.value("top1_mean", Json(nullptr));
+      if (!top.is_number()) top = row.value("linear_probe_top1_mean", Json(nullptr));
       if (!top.is_number()) top = row.value("supervised_top1_mean", Json(nullptr));
-      md << "| " << cell(text(row.value("encoder", Json("?")))) << " | " << percent(row.value("label_fraction", Json(nullptr)))
+      md << "| " << cell(text(row.value("arm", row.value("encoder", Json("?"))))) << " | " << percent(row.value("label_fraction", Json(nullptr)))
          << " | " << text(row.value("labeled_images", Json("?"))) << " | " << percent(top) << " |\n";
     }
   }

@@ -315,6 +315,8 @@ FinetuneResult SupervisedFinetuner::run(const torch::Tensor& pool_images, const 
   result.test_top1 = report.top1;
   result.per_class_accuracy = report.per_class_accuracy;
   result.expected_calibration_error = report.expected_calibration_error;
+  const auto confusion = report.confusion.to(torch::kCPU, torch::kLong).contiguous();
+  result.confusion.assign(confusion.data_ptr<int64_t>(), confusion.data_ptr<int64_t>() + confusion.numel());
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   net->to(torch::kCPU);
   model->architecture["num_classes"] = num_classes;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <iomanip>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -16,7 +17,11 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/neighbour_graph.h"
+#include "core/parallel.h"
 #include "core/pca.h"
+#include "core/tsne_fft.h"
+#include "core/tsne_tensor.h"
 
 namespace studio {
 
@@ -24,8 +29,9 @@ namespace {
 
 constexpr double kEntropyTolerance = 1e-5;
 constexpr int kMaxCalibrationSteps = 200;
-constexpr int64_t kDistanceBlockElements = int64_t{1} << 24;  // one [chunk, N] float block: 64 MB
-constexpr int64_t kExactNormalisationLimit = 20000;           // above it klDivergence estimates Z
+constexpr int64_t kExactNormalisationLimit = 20000;
+constexpr int64_t kApproximateNeighboursFrom = 20000;  // TsneNeighbours::Auto
+constexpr int64_t kFftFrom = 10000;                    // Method::Auto on the CPU, as openTSNE           // above it klDivergence estimates Z
 constexpr double kKlTheta = 0.5;
 constexpr double kMinGain = 0.01;
 constexpr double kGainIncrease = 0.2;
@@ -53,39 +59,6 @@ std::string shapeOf(const torch::Tensor& t) {
 int64_t resolveThreads(int64_t threads) {
   if (threads < 0) throwBadInput("t-SNE thread count must be 0 (automatic) or positive, got " + std::to_string(threads));
   return threads > 0 ? threads : std::max<int64_t>(1, at::get_num_threads());
-}
-
-// Runs body(begin, end) over [0, n) in blocks of `grain` handed out to up to `threads`
-// workers (the caller is one of them). Every index is written by exactly one worker, so the
-// results do not depend on the scheduling; reductions are done by the caller afterwards.
-template <class Body>
-void parallelBlocks(int64_t n, int64_t threads, int64_t grain, const Body& body) {
-  if (n <= 0) return;
-  const int64_t blocks = (n + grain - 1) / grain;
-  const int64_t workers = std::min(threads, blocks);
-  if (workers <= 1) {
-    body(int64_t{0}, n);
-    return;
-  }
-  std::atomic<int64_t> next{0};
-  const auto work = [&]() {
-    for (;;) {
-      const int64_t b = next.fetch_add(1);
-      if (b >= blocks) return;
-      body(b * grain, std::min(n, (b + 1) * grain));
-    }
-  };
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<size_t>(workers - 1));
-  for (int64_t t = 1; t < workers; ++t) {
-    try {
-      pool.emplace_back(work);
-    } catch (const std::system_error&) {
-      break;  // the system refused a thread: the ones we have finish the work
-    }
-  }
-  work();
-  for (auto& thread : pool) thread.join();
 }
 
 // x as a contiguous float32 CPU matrix, after checking what t-SNE needs of it.
@@ -152,24 +125,6 @@ AffinityStats statsOf(const Affinities& p) {
     if (v > 0) stats.sum_p_log_p += v * std::log(v);
   }
   return stats;
-}
-
-// Indices [N, k] (int64) of each row's k nearest other rows, nearest first. Distances come
-// from |a|^2 + |b|^2 - 2ab one block of rows at a time, so memory stays O(N*k + chunk*N);
-// callers centre the points first to keep the cancellation in that expansion small.
-torch::Tensor nearestNeighbours(const torch::Tensor& points, int64_t k) {
-  const int64_t n = points.size(0);
-  const auto squared = (points * points).sum(1);
-  const int64_t block = std::clamp<int64_t>(kDistanceBlockElements / n, 1, n);
-  std::vector<torch::Tensor> parts;
-  for (int64_t start = 0; start < n; start += block) {
-    const int64_t end = std::min(n, start + block);
-    auto d2 = torch::addmm(squared.slice(0, start, end).unsqueeze(1) + squared.unsqueeze(0),
-                           points.slice(0, start, end), points.t(), /*beta=*/1, /*alpha=*/-2);
-    d2.diagonal(start).fill_(std::numeric_limits<double>::infinity());  // a point is not its own neighbour
-    parts.push_back(std::get<1>(d2.topk(k, 1, /*largest=*/false, /*sorted=*/true)));
-  }
-  return torch::cat(parts).contiguous();
 }
 
 // Quadtree over the layout for the Barnes-Hut repulsion. Built by recursively partitioning
@@ -288,22 +243,28 @@ class QuadTree {
   std::vector<int64_t> order_;
 };
 
+enum class Repulsion { Exact, BarnesHut, Fft };
+
 // Per-point results of one gradient evaluation, kept between iterations to avoid reallocating.
 struct GradientWork {
   std::vector<double> attractive, repulsive, kernel_sum, p_log_w;
   QuadTree tree;
+  std::unique_ptr<FftRepulsion> fft;
 };
 
 // Writes the gradient at y (2N values, interleaved x/y) to grad and returns the KL divergence
-// of the unexaggerated P when want_kl (else -1). Exact: all pairs; otherwise Barnes-Hut.
+// of the unexaggerated P when want_kl (else -1).
 double evaluateGradient(const Affinities& p, const AffinityStats& stats, const double* y, double exaggeration,
-                        bool exact, double theta, int64_t threads, bool want_kl, GradientWork& work, double* grad) {
+                        Repulsion repulsion, double theta, int64_t threads, bool want_kl, GradientWork& work,
+                        double* grad) {
   const int64_t n = p.n;
+  const bool exact = repulsion == Repulsion::Exact;
+  const bool tree = repulsion == Repulsion::BarnesHut;
   work.attractive.resize(static_cast<size_t>(2 * n));
   work.repulsive.resize(static_cast<size_t>(2 * n));
   work.kernel_sum.resize(static_cast<size_t>(n));
   work.p_log_w.resize(static_cast<size_t>(n));
-  if (!exact) work.tree.build(y, n);
+  if (tree) work.tree.build(y, n);
   const double theta2 = theta * theta;
   const int64_t* offsets = p.row_offsets.data();
   const int64_t* columns = p.columns.data();
@@ -311,7 +272,7 @@ double evaluateGradient(const Affinities& p, const AffinityStats& stats, const d
 
   const auto body = [&](int64_t begin, int64_t end) {
     for (int64_t position = begin; position < end; ++position) {
-      const int64_t i = exact ? position : work.tree.pointAt(position);
+      const int64_t i = tree ? work.tree.pointAt(position) : position;
       const double xi = y[2 * i], yi = y[2 * i + 1];
       double ax = 0, ay = 0, p_log_w = 0;
       for (int64_t e = offsets[i]; e < offsets[i + 1]; ++e) {
@@ -323,6 +284,10 @@ double evaluateGradient(const Affinities& p, const AffinityStats& stats, const d
         ay += pw * dy;
         if (want_kl) p_log_w += values[e] * std::log(w);
       }
+      work.attractive[static_cast<size_t>(2 * i)] = ax;
+      work.attractive[static_cast<size_t>(2 * i + 1)] = ay;
+      work.p_log_w[static_cast<size_t>(i)] = p_log_w;
+      if (repulsion == Repulsion::Fft) continue;  // the grid does the repulsion for all points below
       double rx = 0, ry = 0, z = 0;
       if (exact) {
         // Two loops around i rather than a branch, so the compiler can vectorise them.
@@ -340,12 +305,9 @@ double evaluateGradient(const Affinities& p, const AffinityStats& stats, const d
       } else {
         work.tree.repulsion(y, i, theta2, rx, ry, z);
       }
-      work.attractive[static_cast<size_t>(2 * i)] = ax;
-      work.attractive[static_cast<size_t>(2 * i + 1)] = ay;
       work.repulsive[static_cast<size_t>(2 * i)] = rx;
       work.repulsive[static_cast<size_t>(2 * i + 1)] = ry;
       work.kernel_sum[static_cast<size_t>(i)] = z;
-      work.p_log_w[static_cast<size_t>(i)] = p_log_w;
     }
   };
   // An exact row costs O(N): smaller blocks keep the workers balanced.
@@ -353,10 +315,14 @@ double evaluateGradient(const Affinities& p, const AffinityStats& stats, const d
 
   // Reductions in index order, so the result does not depend on the thread count or schedule.
   double z = 0, sum_p_log_w = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    z += work.kernel_sum[static_cast<size_t>(i)];
-    sum_p_log_w += work.p_log_w[static_cast<size_t>(i)];
+  if (repulsion == Repulsion::Fft) {
+    z = work.fft->evaluate(y, n, threads, work.repulsive.data());
+  } else {
+    for (int64_t i = 0; i < n; ++i) z += work.kernel_sum[static_cast<size_t>(i)];
   }
+  for (int64_t i = 0; i < n; ++i) sum_p_log_w += work.p_log_w[static_cast<size_t>(i)];
+  if (!(z > 0) || !std::isfinite(z))
+    throwFailure("t-SNE: the kernel sum Z = " + formatNumber(z) + " is not positive: the layout diverged");
   for (int64_t d = 0; d < 2 * n; ++d)
     grad[d] = 4.0 * (exaggeration * work.attractive[static_cast<size_t>(d)] -
                      work.repulsive[static_cast<size_t>(d)] / z);
@@ -364,11 +330,12 @@ double evaluateGradient(const Affinities& p, const AffinityStats& stats, const d
   return want_kl ? stats.sum_p_log_p - sum_p_log_w + stats.sum_p * std::log(z) : -1.0;
 }
 
-double klOfLayout(const Affinities& p, const AffinityStats& stats, const double* y, int64_t threads) {
+double klOfLayout(const Affinities& p, const AffinityStats& stats, const double* y, int64_t threads, bool exact_z) {
   GradientWork work;
   std::vector<double> grad(static_cast<size_t>(2 * p.n));
-  return evaluateGradient(p, stats, y, 1.0, p.n <= kExactNormalisationLimit, kKlTheta, threads, true, work,
-                          grad.data());
+  const bool exact = exact_z || p.n <= kExactNormalisationLimit;
+  return evaluateGradient(p, stats, y, 1.0, exact ? Repulsion::Exact : Repulsion::BarnesHut, kKlTheta, threads, true,
+                          work, grad.data());
 }
 
 void checkOptions(const TsneOptions& o) {
@@ -382,9 +349,102 @@ void checkOptions(const TsneOptions& o) {
   if (!(o.momentum_early >= 0 && o.momentum_early < 1) || !(o.momentum_late >= 0 && o.momentum_late < 1))
     throwBadInput("t-SNE momenta must be in [0, 1), got " + formatNumber(o.momentum_early) + " and " +
                   formatNumber(o.momentum_late));
+  if (!std::isfinite(o.max_step_norm) || o.max_step_norm < 0)
+    throwBadInput("t-SNE max_step_norm must be >= 0 (0 = no limit), got " + formatNumber(o.max_step_norm));
   if (!std::isfinite(o.theta) || o.theta < 0) throwBadInput("t-SNE theta must be >= 0, got " + formatNumber(o.theta));
   if (o.callback_every < 1)
     throwBadInput("t-SNE callback_every must be at least 1, got " + std::to_string(o.callback_every));
+  interpolationGrid(0, 1, o.interpolation_points, o.min_interpolation_boxes, o.interpolation_box_size);
+}
+
+inline int signOf(double v) { return (v > 0) - (v < 0); }
+
+// Each layout point's k nearest other points (exact, euclidean), nearest first, ties broken
+// by index: a uniform grid of about two points per cell searched in growing square rings
+// until the ring cannot hold anything nearer than the k-th found. O(N k) for any layout.
+torch::Tensor exactLayoutNeighbours(const torch::Tensor& layout, int64_t k, int64_t threads) {
+  const int64_t n = layout.size(0);
+  const double* y = layout.data_ptr<double>();
+  double min_x = y[0], max_x = y[0], min_y = y[1], max_y = y[1];
+  for (int64_t i = 1; i < n; ++i) {
+    min_x = std::min(min_x, y[2 * i]);
+    max_x = std::max(max_x, y[2 * i]);
+    min_y = std::min(min_y, y[2 * i + 1]);
+    max_y = std::max(max_y, y[2 * i + 1]);
+  }
+  const double span_x = std::max(max_x - min_x, 1e-300), span_y = std::max(max_y - min_y, 1e-300);
+  const double cell = std::max(std::sqrt(span_x * span_y / std::max<double>(1.0, static_cast<double>(n) / 2.0)),
+                               std::max(span_x, span_y) / 4096.0);
+  const int64_t cols = std::max<int64_t>(1, static_cast<int64_t>(span_x / cell) + 1);
+  const int64_t rows = std::max<int64_t>(1, static_cast<int64_t>(span_y / cell) + 1);
+  const auto cellOf = [&](int64_t i, int64_t& cx, int64_t& cy) {
+    cx = std::min<int64_t>(cols - 1, static_cast<int64_t>((y[2 * i] - min_x) / cell));
+    cy = std::min<int64_t>(rows - 1, static_cast<int64_t>((y[2 * i + 1] - min_y) / cell));
+  };
+  std::vector<int64_t> start(static_cast<size_t>(cols * rows + 1), 0), members(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t cx, cy;
+    cellOf(i, cx, cy);
+    ++start[static_cast<size_t>(cy * cols + cx + 1)];
+  }
+  for (size_t c = 1; c < start.size(); ++c) start[c] += start[c - 1];
+  {
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t cx, cy;
+      cellOf(i, cx, cy);
+      members[static_cast<size_t>(fill[static_cast<size_t>(cy * cols + cx)]++)] = i;
+    }
+  }
+  auto result = torch::empty({n, k}, torch::kLong);
+  int64_t* out = result.data_ptr<int64_t>();
+  parallelBlocks(n, threads, 512, [&](int64_t begin, int64_t end) {
+    std::vector<std::pair<double, int64_t>> heap;  // max-heap of the k best (distance, index)
+    for (int64_t i = begin; i < end; ++i) {
+      heap.clear();
+      int64_t cx, cy;
+      cellOf(i, cx, cy);
+      const auto visit = [&](int64_t x, int64_t yy) {
+        if (x < 0 || yy < 0 || x >= cols || yy >= rows) return;
+        const int64_t c = yy * cols + x;
+        for (int64_t m = start[static_cast<size_t>(c)]; m < start[static_cast<size_t>(c + 1)]; ++m) {
+          const int64_t j = members[static_cast<size_t>(m)];
+          if (j == i) continue;
+          const double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
+          const std::pair<double, int64_t> entry{dx * dx + dy * dy, j};
+          if (static_cast<int64_t>(heap.size()) < k) {
+            heap.push_back(entry);
+            std::push_heap(heap.begin(), heap.end());
+          } else if (entry < heap.front()) {
+            std::pop_heap(heap.begin(), heap.end());
+            heap.back() = entry;
+            std::push_heap(heap.begin(), heap.end());
+          }
+        }
+      };
+      for (int64_t r = 0;; ++r) {
+        if (r == 0) {
+          visit(cx, cy);
+        } else {
+          for (int64_t x = cx - r; x <= cx + r; ++x) {
+            visit(x, cy - r);
+            visit(x, cy + r);
+          }
+          for (int64_t yy = cy - r + 1; yy <= cy + r - 1; ++yy) {
+            visit(cx - r, yy);
+            visit(cx + r, yy);
+          }
+        }
+        // Anything outside rings 0..r is at least r cells away from point i.
+        const double reach = static_cast<double>(r) * cell;
+        const bool covered_all = cx - r <= 0 && cy - r <= 0 && cx + r >= cols - 1 && cy + r >= rows - 1;
+        if (covered_all || (static_cast<int64_t>(heap.size()) == k && heap.front().first <= reach * reach)) break;
+      }
+      std::sort_heap(heap.begin(), heap.end());
+      for (int64_t m = 0; m < k; ++m) out[i * k + m] = heap[static_cast<size_t>(m)].second;
+    }
+  });
+  return result;
 }
 
 // openTSNE's default start: the first two principal components, scaled so that the first
@@ -469,16 +529,15 @@ std::vector<double> conditionalRow(const std::vector<double>& squared_distances,
   return p;
 }
 
-Affinities computeAffinities(const torch::Tensor& x, double perplexity, int64_t threads) {
-  const auto points = checkedPoints(x);
-  const int64_t n = points.size(0), d = points.size(1);
-  checkPerplexity(perplexity, n);
-  threads = resolveThreads(threads);
-  const int64_t k = std::min<int64_t>(n - 1, static_cast<int64_t>(std::floor(3 * perplexity)));
-  torch::NoGradGuard no_grad;
+namespace {
 
-  const auto centred = (points - points.mean(0)).contiguous();
-  const auto neighbours = nearestNeighbours(centred, k);
+// P from each point's neighbours (the first columns of `neighbours`, as many as k = 3 x
+// perplexity allows) in the centred points.
+Affinities affinitiesFromNeighbours(const torch::Tensor& centred, const torch::Tensor& all_neighbours, double perplexity,
+                                    int64_t threads) {
+  const int64_t n = centred.size(0), d = centred.size(1);
+  const int64_t k = std::min<int64_t>(n - 1, static_cast<int64_t>(std::floor(3 * perplexity)));
+  const auto neighbours = all_neighbours.slice(1, 0, k).contiguous();
   const int64_t* nb = neighbours.data_ptr<int64_t>();
   const float* xp = centred.data_ptr<float>();
 
@@ -564,59 +623,113 @@ Affinities computeAffinities(const torch::Tensor& x, double perplexity, int64_t 
   return p;
 }
 
+}  // namespace
+
+Affinities computeAffinities(const torch::Tensor& x, double perplexity, int64_t threads, TsneNeighbours neighbour_method,
+                             int64_t seed) {
+  const auto points = checkedPoints(x);
+  const int64_t n = points.size(0);
+  checkPerplexity(perplexity, n);
+  threads = resolveThreads(threads);
+  const int64_t k = std::min<int64_t>(n - 1, static_cast<int64_t>(std::floor(3 * perplexity)));
+  torch::NoGradGuard no_grad;
+  const auto centred = (points - points.mean(0)).contiguous();
+  const bool approximate = neighbour_method == TsneNeighbours::Approximate ||
+                           (neighbour_method == TsneNeighbours::Auto && n >= kApproximateNeighboursFrom);
+  ApproximateNeighbourOptions graph_options;
+  graph_options.seed = seed;
+  graph_options.threads = threads;
+  const auto neighbours = approximate ? approximateNeighbourGraph(centred, k, graph_options).indices
+                                      : exactNeighbourGraph(centred, k).indices;
+  return affinitiesFromNeighbours(centred, neighbours, perplexity, threads);
+}
+
+
+TsneOptions::Method resolvedTsneMethod(const TsneOptions& options, int64_t n) {
+  if (options.method != TsneOptions::Method::Auto) return options.method;
+  const bool native = options.device.is_cpu() && !options.tensor_ops;
+  return !native || n >= kFftFrom ? TsneOptions::Method::Fft : TsneOptions::Method::BarnesHut;
+}
+
 TsneResult runTsne(const torch::Tensor& x, const TsneOptions& options, const torch::Tensor& initial,
                    const TsneCallback& callback) {
   const auto points = checkedPoints(x);
   const int64_t n = points.size(0);
   checkPerplexity(options.perplexity, n);
   checkOptions(options);
+  const auto method = resolvedTsneMethod(options, n);
+  if (method == TsneOptions::Method::Exact && n > kTsneExactLimit)
+    throwBadInput("exact t-SNE costs O(N^2) per iteration and is limited to " + std::to_string(kTsneExactLimit) +
+                  " points, got N = " + std::to_string(n) + ": use the FFT or Barnes-Hut method");
+  const bool native = options.device.is_cpu() && !options.tensor_ops;
+  if (!native && method == TsneOptions::Method::BarnesHut)
+    throwBadInput("Barnes-Hut t-SNE runs on the CPU only; on " + options.device.str() +
+                  " use the FFT or exact method");
   torch::Tensor start;
   if (initial.defined()) start = checkedLayout(initial, n, "t-SNE initial layout");
   const int64_t threads = resolveThreads(options.threads);
   torch::NoGradGuard no_grad;
 
-  const Affinities p = computeAffinities(points, options.perplexity, threads);
-  const AffinityStats stats = statsOf(p);
   std::vector<double> y;
   if (start.defined()) {
     y.assign(start.data_ptr<double>(), start.data_ptr<double>() + 2 * n);
   } else {
     y = pcaInitialisation(points, options.seed);
   }
+  if (!native) {
+    const auto p = tensorAffinities(points, options.perplexity, options.device);
+    return runTensorTsne(p, layoutTensor(y, torch::kFloat64), options, method == TsneOptions::Method::Exact, callback);
+  }
 
-  const double learning_rate = options.learning_rate > 0
-                                   ? options.learning_rate
-                                   : std::max(static_cast<double>(n) / options.early_exaggeration / 4.0, 50.0);
-  const bool exact = options.method == TsneOptions::Method::Exact;
+  const Affinities p = computeAffinities(points, options.perplexity, threads, options.neighbours, options.seed);
+  const AffinityStats stats = statsOf(p);
+  const Repulsion repulsion = method == TsneOptions::Method::Exact       ? Repulsion::Exact
+                              : method == TsneOptions::Method::BarnesHut ? Repulsion::BarnesHut
+                                                                         : Repulsion::Fft;
   std::vector<double> grad(static_cast<size_t>(2 * n)), update(grad.size(), 0.0), gains(grad.size(), 1.0);
   GradientWork work;
+  if (repulsion == Repulsion::Fft)
+    work.fft = std::make_unique<FftRepulsion>(options.interpolation_points, options.min_interpolation_boxes,
+                                              options.interpolation_box_size);
 
   for (int64_t it = 0; it < options.iterations; ++it) {
     const bool early = it < options.exaggeration_iterations;
-    if (it > 0 && it == options.exaggeration_iterations) {
-      // The second phase starts afresh, as openTSNE and sklearn run it as a separate
-      // optimisation: the exaggerated phase's velocity would overshoot the relaxed forces.
-      std::fill(update.begin(), update.end(), 0.0);
-      std::fill(gains.begin(), gains.end(), 1.0);
-    }
+    const double exaggeration = early ? options.early_exaggeration : 1.0;
     // The callback for iteration `it` reports the layout after `it` steps, whose KL the
     // gradient evaluation below computes at almost no extra cost.
     const bool report = callback && it > 0 && it % options.callback_every == 0;
-    const double kl = evaluateGradient(p, stats, y.data(), early ? options.early_exaggeration : 1.0, exact,
-                                       options.theta, threads, report, work, grad.data());
+    const double kl = evaluateGradient(p, stats, y.data(), exaggeration, repulsion, options.theta, threads, report, work,
+                                       grad.data());
     if (report) {
       const auto layout = layoutTensor(y, torch::kFloat32);
       if (!callback(TsneProgress{it, kl, layout})) return TsneResult{layout, it, kl, true};
     }
 
+    // openTSNE's update: gains grow while the gradient keeps its direction, momentum, and
+    // each point's step clipped to max_step_norm. Gains and velocity carry over between the
+    // two phases, as openTSNE keeps one optimiser for both.
     const double momentum = early ? options.momentum_early : options.momentum_late;
+    const double learning_rate = options.learning_rate > 0 ? options.learning_rate
+                                                           : static_cast<double>(n) / exaggeration / 4.0;
     for (size_t d = 0; d < y.size(); ++d) {
       const double g = grad[d];
-      gains[d] = (g * update[d] < 0) ? gains[d] + kGainIncrease : gains[d] * kGainDecay;
-      gains[d] = std::max(gains[d], kMinGain);
+      // The step is -gradient: opposite signs of update and gradient mean the descent keeps its direction.
+      const bool flipped = signOf(update[d]) != signOf(g);
+      gains[d] = flipped ? gains[d] + kGainIncrease : gains[d] * kGainDecay + kMinGain;
       update[d] = momentum * update[d] - learning_rate * gains[d] * g;
-      y[d] += update[d];
     }
+    if (options.max_step_norm > 0) {
+      for (int64_t i = 0; i < n; ++i) {
+        double& ux = update[static_cast<size_t>(2 * i)];
+        double& uy = update[static_cast<size_t>(2 * i + 1)];
+        const double norm = std::sqrt(ux * ux + uy * uy);
+        if (norm > options.max_step_norm) {
+          ux *= options.max_step_norm / norm;
+          uy *= options.max_step_norm / norm;
+        }
+      }
+    }
+    for (size_t d = 0; d < y.size(); ++d) y[d] += update[d];
     // Q depends on differences only: re-centring keeps the coordinates small and the tree's
     // root cell around the points without changing the optimisation.
     double mean_x = 0, mean_y = 0;
@@ -635,7 +748,13 @@ TsneResult runTsne(const torch::Tensor& x, const TsneOptions& options, const tor
   TsneResult result;
   result.layout = layoutTensor(y, torch::kFloat32);
   result.iterations_done = options.iterations;
-  result.kl_divergence = klOfLayout(p, stats, y.data(), threads);
+  if (repulsion == Repulsion::Fft) {
+    // The same estimate the optimisation used (exact normalisation would cost O(N^2)).
+    result.kl_divergence = evaluateGradient(p, stats, y.data(), 1.0, repulsion, options.theta, threads, true, work,
+                                            grad.data());
+  } else {
+    result.kl_divergence = klOfLayout(p, stats, y.data(), threads, false);
+  }
   result.stopped = false;
   if (callback && options.iterations > 0 && options.iterations % options.callback_every == 0)
     callback(TsneProgress{options.iterations, result.kl_divergence, result.layout});  // finished either way
@@ -647,7 +766,7 @@ torch::Tensor exactGradient(const Affinities& p, const torch::Tensor& y, double 
   const auto layout = checkedLayout(y, p.n, "t-SNE layout");
   GradientWork work;
   auto grad = torch::empty({p.n, 2}, torch::kFloat64);
-  const double kl = evaluateGradient(p, statsOf(p), layout.data_ptr<double>(), exaggeration, true, 0.0,
+  const double kl = evaluateGradient(p, statsOf(p), layout.data_ptr<double>(), exaggeration, Repulsion::Exact, 0.0,
                                      resolveThreads(0), kl_out != nullptr, work, grad.data_ptr<double>());
   if (kl_out) *kl_out = kl;
   return grad;
@@ -660,15 +779,30 @@ torch::Tensor barnesHutGradient(const Affinities& p, const torch::Tensor& y, dou
   const auto layout = checkedLayout(y, p.n, "t-SNE layout");
   GradientWork work;
   auto grad = torch::empty({p.n, 2}, torch::kFloat64);
-  evaluateGradient(p, statsOf(p), layout.data_ptr<double>(), exaggeration, false, theta, resolveThreads(threads),
-                   false, work, grad.data_ptr<double>());
+  evaluateGradient(p, statsOf(p), layout.data_ptr<double>(), exaggeration, Repulsion::BarnesHut, theta,
+                   resolveThreads(threads), false, work, grad.data_ptr<double>());
   return grad;
 }
 
-double klDivergence(const Affinities& p, const torch::Tensor& y) {
+torch::Tensor fftGradient(const Affinities& p, const torch::Tensor& y, double exaggeration, const TsneOptions& options,
+                          double* kl_out) {
+  checkAffinities(p);
+  checkOptions(options);
+  const auto layout = checkedLayout(y, p.n, "t-SNE layout");
+  GradientWork work;
+  work.fft = std::make_unique<FftRepulsion>(options.interpolation_points, options.min_interpolation_boxes,
+                                            options.interpolation_box_size);
+  auto grad = torch::empty({p.n, 2}, torch::kFloat64);
+  const double kl = evaluateGradient(p, statsOf(p), layout.data_ptr<double>(), exaggeration, Repulsion::Fft, 0.0,
+                                     resolveThreads(options.threads), kl_out != nullptr, work, grad.data_ptr<double>());
+  if (kl_out) *kl_out = kl;
+  return grad;
+}
+
+double klDivergence(const Affinities& p, const torch::Tensor& y, bool exact_z) {
   checkAffinities(p);
   const auto layout = checkedLayout(y, p.n, "t-SNE layout");
-  return klOfLayout(p, statsOf(p), layout.data_ptr<double>(), resolveThreads(0));
+  return klOfLayout(p, statsOf(p), layout.data_ptr<double>(), resolveThreads(0), exact_z);
 }
 
 double neighbourPreservation(const torch::Tensor& x, const torch::Tensor& layout, int64_t k) {
@@ -685,30 +819,37 @@ double neighbourPreservation(const torch::Tensor& x, const torch::Tensor& layout
   const auto low = layout.to(torch::kCPU, torch::kFloat64);
   if (!torch::isfinite(low).all().item<bool>())
     throwBadInput("neighbour preservation: the layout has non-finite (NaN or infinite) values");
-  const auto high_nb = nearestNeighbours((points - points.mean(0)).contiguous(), k);
-  const auto low_nb = nearestNeighbours((low - low.mean(0)).contiguous(), k);
-  const int64_t* a = high_nb.data_ptr<int64_t>();
-  const int64_t* b = low_nb.data_ptr<int64_t>();
-  std::vector<int64_t> ra(static_cast<size_t>(k)), rb(static_cast<size_t>(k));
-  int64_t shared = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    std::copy_n(a + i * k, k, ra.begin());
-    std::copy_n(b + i * k, k, rb.begin());
-    std::sort(ra.begin(), ra.end());
-    std::sort(rb.begin(), rb.end());
-    for (size_t u = 0, v = 0; u < ra.size() && v < rb.size();) {
-      if (ra[u] < rb[v]) {
-        ++u;
-      } else if (rb[v] < ra[u]) {
-        ++v;
-      } else {
-        ++shared;
-        ++u;
-        ++v;
-      }
-    }
+  const auto high_nb = exactNeighbourGraph(points, k).indices;
+  const auto low_nb = exactLayoutNeighbours(low.contiguous(), k, resolveThreads(0));
+  return neighbourRecall(low_nb, high_nb);
+}
+
+std::vector<TsneQuality> exactTsneQuality(const torch::Tensor& x, const std::vector<torch::Tensor>& layouts,
+                                          double perplexity, int64_t k, int64_t threads) {
+  const auto points = checkedPoints(x);
+  const int64_t n = points.size(0);
+  checkPerplexity(perplexity, n);
+  if (k < 1 || k >= n)
+    throwBadInput("neighbour preservation k = " + std::to_string(k) + " must be between 1 and N - 1 = " +
+                  std::to_string(n - 1));
+  threads = resolveThreads(threads);
+  torch::NoGradGuard no_grad;
+  const int64_t kp = std::min<int64_t>(n - 1, static_cast<int64_t>(std::floor(3 * perplexity)));
+  // One exact search serves both P (its first 3 x perplexity columns) and the k nearest.
+  const auto centred = (points - points.mean(0)).contiguous();
+  const auto graph = exactNeighbourGraph(centred, std::max(k, kp)).indices;
+  const Affinities p = affinitiesFromNeighbours(centred, graph, perplexity, threads);
+  const AffinityStats stats = statsOf(p);
+  const auto high = graph.slice(1, 0, k).contiguous();
+  std::vector<TsneQuality> out;
+  for (size_t l = 0; l < layouts.size(); ++l) {
+    const auto layout = checkedLayout(layouts[l], n, "layout " + std::to_string(l + 1));
+    TsneQuality q;
+    q.kl_divergence = klOfLayout(p, stats, layout.data_ptr<double>(), threads, /*exact_z=*/true);
+    q.neighbour_preservation = neighbourRecall(exactLayoutNeighbours(layout, k, threads), high);
+    out.push_back(q);
   }
-  return static_cast<double>(shared) / static_cast<double>(n * k);
+  return out;
 }
 
 }  // namespace studio

@@ -580,34 +580,35 @@ void TestCli::evaluationCommands() {
     return lines.empty() ? Json() : Json::parse(lines.back(), nullptr, false);
   };
 
-  // Label efficiency: 3 frozen encoders and 2 supervised arms (from scratch, fine-tuned)
-  // x 2 label fractions, CSV and JSON written beside the run.
+  // Label efficiency: 3 frozen representations x 2 classifiers and 2 supervised arms (from
+  // scratch, fine-tuned) x 2 label fractions, one cell each; JSON, CSV and SVG beside the run.
   const CliRun probe = runCli({"probe", id, "--runs-dir", runs.string(), "--json", "--labels", "10%,100%", "--seeds", "2",
                                "--bank", "0", "--queries", "0", "--arms", "probe,scratch,finetune", "--supervised-epochs", "2"});
   QVERIFY2(ok(probe), probe.describe().c_str());
   const Json p = lastJson(probe);
-  QCOMPARE(p["results"].size(), size_t(10));
-  std::set<std::string> encoders;
-  for (const auto& row : p["results"]) {
-    encoders.insert(row["encoder"].get<std::string>());
-    if (row["arm"] == "supervised") {
-      QVERIFY2(isUnitNumber(row["supervised_top1_mean"]) && row["linear_probe_top1_mean"].is_null(), row.dump().c_str());
-      QCOMPARE(row["supervised_max_epochs"].get<int64_t>(), int64_t(2));
-    } else {
-      QVERIFY2(isUnitNumber(row["linear_probe_top1_mean"]) && isUnitNumber(row["knn_top1_mean"]), row.dump().c_str());
-      QVERIFY2(row["supervised_top1_mean"].is_null(), row.dump().c_str());
-    }
-    const double f = row["label_fraction"].get<double>();
-    const int64_t labeled = row["labeled_images"].get<int64_t>();
+  QCOMPARE(p["cells"].size(), size_t(16));
+  std::set<std::string> representations, classifiers;
+  for (const auto& cell : p["cells"]) {
+    const std::string rep = cell["representation"].get<std::string>();
+    const std::string cls = cell["classifier"].get<std::string>();
+    representations.insert(rep);
+    classifiers.insert(cls);
+    QCOMPARE(cls == "supervised", rep == "scratch" || rep == "finetuned");
+    QVERIFY2(isUnitNumber(cell["top1_mean"]) && cell["top1_std"].get<double>() >= 0, cell.dump().c_str());
+    QCOMPARE(cell["per_class_accuracy"].size(), p["class_names"].size());
+    QCOMPARE(cell["confusion"].size(), p["class_names"].size() * p["class_names"].size());
+    const double f = cell["label_fraction"].get<double>();
+    const int64_t labeled = cell["labeled_images"].get<int64_t>();
     if (f < 1)  // a tenth of each class, rounded per class, at least one per class
-      QVERIFY2(labeled >= kTrainImages / 10 - 4 && labeled <= kTrainImages / 10 + 4, row.dump().c_str());
+      QVERIFY2(labeled >= kTrainImages / 10 - 4 && labeled <= kTrainImages / 10 + 4, cell.dump().c_str());
     else
       QCOMPARE(labeled, int64_t(kTrainImages));
-    QCOMPARE(row["seeds"].get<int64_t>(), int64_t(f < 1 ? 2 : 1));
+    QCOMPARE(cell["top1"].size(), size_t(f < 1 ? 2 : 1));
   }
-  QCOMPARE(encoders, (std::set<std::string>{"pretrained", "random-init", "raw-pixels", "scratch", "finetuned"}));
-  QVERIFY(fs::exists(run_dir / "label_efficiency.csv") && fs::exists(run_dir / "label_efficiency.json"));
-  QCOMPARE(splitLines(readAll(run_dir / "label_efficiency.csv")).size(), size_t(11));  // header + 10 rows
+  QCOMPARE(representations, (std::set<std::string>{"pretrained", "random-init", "raw-pixels", "scratch", "finetuned"}));
+  QCOMPARE(classifiers, (std::set<std::string>{"linear probe", "kNN", "supervised"}));
+  for (const char* ext : {".csv", ".json", ".svg"}) QVERIFY(fs::exists(run_dir / (std::string("label_efficiency") + ext)));
+  QCOMPARE(splitLines(readAll(run_dir / "label_efficiency.csv")).size(), size_t(17));  // header + 16 cells
   QVERIFY(badInputProblem(runCli({"probe", id, "--runs-dir", runs.string(), "--arms", "probe,magic"}, kQuickTimeoutMs), {"--arms"}).empty());
 
   // t-SNE of the held-out embeddings: a CSV row per point.
@@ -619,6 +620,15 @@ void TestCli::evaluationCommands() {
   const auto csv = splitLines(readAll(run_dir / "tsne.csv"));
   QCOMPARE(csv.size(), size_t(kHeldOut + 1));
   QCOMPARE(q(csv[0]), q("index,x,y,label"));
+
+  // knn-recall: on a small matrix the approximate graph is the exact one (recall 1).
+  const std::string embeddings = (run_dir / "embeddings.npy").string();
+  const CliRun recall = runCli({"knn-recall", "--input", embeddings, "--k", "5", "--json"}, kQuickTimeoutMs);
+  QVERIFY2(ok(recall), recall.describe().c_str());
+  const Json rc = lastJson(recall);
+  QCOMPARE(rc["points"].get<int64_t>(), int64_t(kHeldOut));
+  QCOMPARE(rc["recall"].get<double>(), 1.0);
+  QVERIFY(badInputProblem(runCli({"knn-recall", "--input", embeddings, "--k", "100000"}, kQuickTimeoutMs), {"--k"}).empty());
 
   // Neighbours: k results, without the query, most similar first.
   const CliRun nb = runCli({"neighbours", id, "--runs-dir", runs.string(), "--json", "--image", "3", "--k", "5"}, kQuickTimeoutMs);

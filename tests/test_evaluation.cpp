@@ -318,12 +318,12 @@ class TestEvaluation : public QObject {
     const auto labels = torch::arange(20, torch::kLong).remainder(3);
     const std::vector<std::string> classes = {"t-shirt", "trou\tser", "bag\nstrap"};
     const auto files = exportProjectorTsv(folder, embeddings, labels, classes, "simclr epoch 10", "sprite.png", 28);
-    QCOMPARE(files.size(), size_t(3));
+    QCOMPARE(files.size(), size_t(4));
     for (const auto& f : files) QVERIFY2(std::filesystem::exists(f), f.c_str());
     // Atomic writes leave nothing else behind.
     QCOMPARE(static_cast<size_t>(std::distance(std::filesystem::directory_iterator(folder),
                                                std::filesystem::directory_iterator())),
-             size_t(3));
+             size_t(4));
 
     const auto rows = split(readFile(folder + "/tensors.tsv"), '\n');
     QCOMPARE(rows.size(), size_t(20));
@@ -356,11 +356,17 @@ class TestEvaluation : public QObject {
     QCOMPARE(e["metadataPath"].get<std::string>(), std::string("metadata.tsv"));
     QCOMPARE(e["sprite"]["imagePath"].get<std::string>(), std::string("sprite.png"));
     QCOMPARE(e["sprite"]["singleImageDim"].get<std::vector<int64_t>>(), (std::vector<int64_t>{28, 28}));
+    // TensorBoard's projector plugin reads the protobuf text format from the log folder.
+    QCOMPARE(readFile(folder + "/projector_config.pbtxt"),
+             std::string("embeddings {\n  tensor_name: \"simclr epoch 10\"\n  tensor_path: \"tensors.tsv\"\n"
+                         "  metadata_path: \"metadata.tsv\"\n  sprite {\n    image_path: \"sprite.png\"\n"
+                         "    single_image_dim: 28\n    single_image_dim: 28\n  }\n}\n"));
 
     // Into an existing folder, without labels or sprite: rewritten in place.
     exportProjectorTsv(folder, embeddings.slice(0, 0, 4), {}, {}, "raw");
     const auto plain = nlohmann::json::parse(readFile(folder + "/projector_config.json"));
     QVERIFY(!plain["embeddings"][0].contains("sprite"));
+    QVERIFY(!contains(readFile(folder + "/projector_config.pbtxt"), "sprite"));
     QCOMPARE(split(readFile(folder + "/tensors.tsv"), '\n').size(), size_t(4));
     QCOMPARE(split(readFile(folder + "/metadata.tsv"), '\n')[1], std::string("0\t-1\t"));
   }

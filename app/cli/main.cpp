@@ -10,8 +10,9 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <set>
+#include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <unistd.h>
@@ -23,15 +24,18 @@
 #include "core/config.h"
 #include "core/dataset.h"
 #include "core/device.h"
+#include "core/duplicate_scan.h"
 #include "core/embedding_export.h"
 #include "core/error.h"
 #include "core/evaluation.h"
 #include "core/knn.h"
 #include "core/model_export.h"
+#include "core/neighbour_graph.h"
 #include "core/npy.h"
 #include "core/run_folder.h"
 #include "core/run_embeddings.h"
 #include "core/run_index.h"
+#include "core/run_study.h"
 #include "core/supervised.h"
 #include "core/trainer.h"
 #include "core/tsne.h"
@@ -61,16 +65,29 @@ Commands:
   import FOLDER --out FILE [--size N] [--fit crop|letterbox] [--gray]
                                               image folder -> packed dataset (.csds)
   runs [--rebuild]                            list runs (--rebuild re-reads the run folders)
-  probe RUN [--labels 1%,10%,100%] [--seeds N] [--arms probe,scratch,finetune] [--supervised-epochs N]
-                                              label efficiency: linear probe and kNN on the pretrained,
-                                              a random and raw pixels; the same architecture trained
-                                              supervised from scratch; the pretrained encoder fine-tuned
-                                              (default arms: probe,scratch; table + CSV/JSON)
-  tsne RUN [--perplexity P] [--iterations N]  2-D map of the run's embeddings (tsne.csv in the run)
+  probe RUN [--labels 1%,10%,100%] [--seeds N] [--arms probe,scratch,finetune,...]
+        [--supervised-epochs N]
+        [--classifiers linear,knn] [--bank N] [--queries N] [--k K]
+                                              label-efficiency study: each arm with few labels, mean and
+                                              spread over seeds, per-class accuracy, confusion, ECE.
+                                              arms: probe (= pretrained,random-init,raw-pixels frozen,
+                                              with each classifier), scratch (the architecture trained
+                                              supervised), finetune (the pretrained encoder fine-tuned);
+                                              default probe,scratch (label_efficiency.json/.csv/.svg
+                                              in the run)
+  tsne RUN|--input X.npy [--perplexity P] [--iterations N] [--method auto|exact|bh|fft]
+        [--neighbours auto|exact|approx] [--threads N] [--seed S] [--rows N] [--out FILE] [--no-quality]
+                                              2-D map of the run's embeddings (tsne.csv in the run)
+  tsne-quality --input X.npy --layouts A.csv,B.npy   exact KL and 10-NN preservation of layouts
+  knn-recall --input X.npy [--k 90] [--rows N] [--threads N]
+                                              recall of t-SNE's approximate kNN graph against the exact one
   neighbours RUN --image I [--k K]            most similar held-out images to image I
-  duplicates RUN [--threshold T]              near-duplicates in the training bank and leaks into
+  duplicates RUN [--threshold T] [--max-pairs N]  near-duplicates in the training bank and leaks into
                                               the held-out split (cosine >= T, default 0.98)
-  export RUN --format npy|tsv [--out DIR]     embeddings as .npy, or TSV + metadata for TensorBoard
+  export RUN --format npy|tsv [--out DIR] [--bank N --queries N]
+                                              embeddings as .npy, or TSV + metadata + sprite.png +
+                                              projector_config.pbtxt for TensorBoard's Projector;
+                                              --bank/--queries re-embed that many images (0 = all)
   export RUN --format safetensors|onnx [--model encoder|classifier] [--licence TEXT] [--out DIR]
                                               the encoder (or the fine-tuned classifier) with torchvision's
                                               names, or as ONNX (opset 17), with a model card
@@ -86,7 +103,7 @@ Commands:
 
 Options for every command:
   --runs-dir DIR   where runs live (default: $STUDIO_RUNS_DIR or ~/.local/share/contrastive-studio/runs)
-  --device D       auto | cpu | cuda | cuda:N (train, resume, eval)
+  --device D       auto | cpu | cuda | cuda:N (train, resume, eval, probe, finetune, tsne, duplicates, export)
   --json           machine-readable output, one JSON object per line
   --version, --help
 
@@ -98,7 +115,8 @@ struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;  // --key value
   std::vector<std::string> sets;               // --set key=value, in order
-  bool json = false, gray = false, rebuild = false, scratch = false, no_augment = false, no_probe_init = false;
+  bool json = false, gray = false, rebuild = false, no_quality = false, scratch = false, no_augment = false,
+       no_probe_init = false;
 };
 
 Args parseArgs(int argc, char** argv) {
@@ -106,8 +124,9 @@ Args parseArgs(int argc, char** argv) {
   static const std::vector<std::string> kValued = {
       "--config", "--runs-dir", "--out",   "--size",       "--fit",        "--k",         "--bank",
       "--queries", "--device",  "--labels", "--seeds", "--perplexity", "--iterations", "--image", "--threshold", "--format",
+      "--input", "--labels-file", "--rows", "--method", "--neighbours", "--threads", "--seed", "--layouts", "--arms", "--classifiers", "--max-pairs",
       "--model", "--licence", "--epochs", "--patience", "--batch", "--lr", "--backbone-lr-mult", "--freeze-stages",
-      "--seed", "--arms", "--supervised-epochs", "--epoch-samples"};
+      "--supervised-epochs", "--epoch-samples"};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--json") {
@@ -116,6 +135,8 @@ Args parseArgs(int argc, char** argv) {
       a.gray = true;
     } else if (arg == "--rebuild") {
       a.rebuild = true;
+    } else if (arg == "--no-quality") {
+      a.no_quality = true;
     } else if (arg == "--scratch") {
       a.scratch = true;
     } else if (arg == "--no-augment") {
@@ -409,132 +430,131 @@ studio::FinetuneOptions finetuneOptions(const Args& a, int64_t default_epochs) {
   return o;
 }
 
-struct Stats {
-  double mean = 0, std = 0;
-};
-Stats stats(const std::vector<double>& v) {
-  Stats s;
-  for (double x : v) s.mean += x / v.size();
-  double var = 0;
-  for (double x : v) var += (x - s.mean) * (x - s.mean) / std::max<size_t>(1, v.size() - 1);
-  s.std = v.size() > 1 ? std::sqrt(var) : 0.0;
-  return s;
+std::vector<std::string> splitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string part; std::getline(in, part, ',');)
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+// Per-class accuracy of every arm at the largest label fraction, and the confusion matrix of
+// the first arm there: where a class is under-represented or confused, it shows.
+void printClassReport(const studio::StudyResult& r) {
+  if (r.cells.empty()) return;
+  double largest = 0;
+  for (const auto& c : r.cells) largest = std::max(largest, c.label_fraction);
+  std::vector<const studio::StudyCell*> at;
+  for (const auto& c : r.cells)
+    if (c.label_fraction == largest) at.push_back(&c);
+  size_t name_width = 8;
+  for (const auto& n : r.class_names) name_width = std::max(name_width, n.size());
+  std::printf("\nPer-class test accuracy with %s of the labels (seed 0):\n%-*s", percentText(largest).c_str(),
+              static_cast<int>(name_width), "class");
+  for (size_t a = 0; a < at.size(); ++a) std::printf("  %8s", ("arm " + std::to_string(a + 1)).c_str());
+  std::printf("\n");
+  for (size_t k = 0; k < r.class_names.size(); ++k) {
+    std::printf("%-*s", static_cast<int>(name_width), r.class_names[k].c_str());
+    for (const auto* c : at) {
+      const double v = c->per_class_accuracy[k];
+      if (v < 0) std::printf("  %8s", "-");
+      else std::printf("  %7.2f%%", 100 * v);
+    }
+    std::printf("\n");
+  }
+  for (size_t a = 0; a < at.size(); ++a) std::printf("  arm %zu = %s\n", a + 1, at[a]->arm.c_str());
+  const auto& first = *at.front();
+  const size_t classes = r.class_names.size();
+  std::printf("\nConfusion matrix of %s with %s of the labels (rows: true class, columns: predicted):\n",
+              first.arm.c_str(), percentText(largest).c_str());
+  std::printf("%-*s", static_cast<int>(name_width), "");
+  for (size_t j = 0; j < classes; ++j) std::printf(" %6zu", j);
+  std::printf("\n");
+  for (size_t i = 0; i < classes; ++i) {
+    std::printf("%-*s", static_cast<int>(name_width), (std::to_string(i) + " " + r.class_names[i]).substr(0, name_width).c_str());
+    for (size_t j = 0; j < classes; ++j) std::printf(" %6lld", static_cast<long long>(first.confusion[i * classes + j]));
+    std::printf("\n");
+  }
 }
 
 int cmdProbe(const Args& a) {
   needPositional(a, 1, "a run id or folder");
   const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
-  const auto fractions = parseFractions(option(a, "--labels", "1%,10%,100%"));
-  const int64_t seeds = intOption(a, "--seeds", 3, 1, 100);
-  const int64_t bank = intOption(a, "--bank", 10000, 0, int64_t(1) << 40);
-  const int64_t queries = intOption(a, "--queries", 10000, 0, int64_t(1) << 40);
-  const std::string device = option(a, "--device", "auto");
-  std::set<std::string> arms;
-  {
-    const std::string text = option(a, "--arms", "probe,scratch");
-    size_t start = 0;
-    while (start <= text.size()) {
-      const size_t comma = text.find(',', start);
-      const std::string arm = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (arm != "probe" && arm != "scratch" && arm != "finetune")
-        studio::throwBadInput("--arms = \"" + text + "\": expected a list of probe, scratch, finetune");
-      arms.insert(arm);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
+  studio::RunStudyOptions o;
+  o.fractions = parseFractions(option(a, "--labels", "1%,10%,100%"));
+  o.seeds = intOption(a, "--seeds", 3, 1, 100);
+  o.bank_size = intOption(a, "--bank", 10000, 0, int64_t(1) << 40);
+  o.query_size = intOption(a, "--queries", 10000, 0, int64_t(1) << 40);
+  o.device = option(a, "--device", "auto");
+  o.knn_k = intOption(a, "--k", 200, 1, 100000);
+  // Arms: "probe" = the frozen representations (each with every classifier), "scratch" and
+  // "finetune" the supervised ones (core/run_study.h), or representations by name.
+  o.representations.clear();
+  const auto known = studio::knownStudyRepresentations();
+  for (const auto& arm : splitList(option(a, "--arms", "probe,scratch"))) {
+    std::vector<std::string> names = {arm};
+    if (arm == "probe") names = {"pretrained", "random-init", "raw-pixels"};
+    else if (arm == "finetune") names = {"finetuned"};
+    for (const auto& n : names) {
+      if (std::find(known.begin(), known.end(), n) == known.end())
+        studio::throwBadInput("--arms = \"" + option(a, "--arms") + "\": unknown arm \"" + arm +
+                              "\" (expected probe, scratch, finetune or pretrained, random-init, raw-pixels, finetuned)");
+      if (std::find(o.representations.begin(), o.representations.end(), n) == o.representations.end())
+        o.representations.push_back(n);
     }
   }
-  const studio::FinetuneOptions tune = finetuneOptions(a, 30);
+  o.finetune = finetuneOptions(a, 30);
+  if (!option(a, "--classifiers").empty()) {
+    o.classifiers.clear();
+    for (const auto& c : splitList(option(a, "--classifiers"))) {
+      if (c == "linear" || c == "probe" || c == "linear probe") o.classifiers.push_back("linear probe");
+      else if (c == "knn" || c == "kNN") o.classifiers.push_back("kNN");
+      else studio::throwBadInput("--classifiers: unknown classifier \"" + c + "\" (expected linear and/or knn)");
+    }
+  }
   std::signal(SIGINT, onSignal);
-  const auto pretrained = studio::embedRun(folder, bank, queries, device);
-  const auto classes = static_cast<int64_t>(pretrained.class_names.size());
-  struct Representation {
-    std::string name;
-    torch::Tensor train, test;
-  };
-  std::vector<Representation> reps;
-  if (arms.count("probe")) {
-    const auto random = studio::embedRun(folder, bank, queries, device, /*random_init=*/true);
-    reps = {{"pretrained", pretrained.bank_features, pretrained.query_features},
-            {"random-init", random.bank_features, random.query_features},
-            {"raw-pixels", studio::rawPixelFeatures(pretrained.bank_images), studio::rawPixelFeatures(pretrained.query_images)}};
-  }
-  std::vector<std::vector<std::string>> rows;
-  Json results = Json::array();
-  auto number = [](double v) { return std::to_string(v); };
-  if (!a.json)
-    std::printf("%-12s %8s %8s  %-18s %-18s %-18s\n", "arm", "labels", "images", "linear probe", "kNN", "supervised");
-  auto printRow = [&](const std::string& arm, double f, int64_t used, const std::string& p, const std::string& k,
-                      const std::string& sup) {
-    if (a.json) return;
-    std::printf("%-12s %8s %8lld  %-18s %-18s %-18s\n", arm.c_str(), percentText(f).c_str(), static_cast<long long>(used),
-                p.c_str(), k.c_str(), sup.c_str());
-    std::fflush(stdout);
-  };
-  auto accuracyText = [](const Stats& s) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f%% +- %.2f", 100 * s.mean, 100 * s.std);
-    return std::string(buf);
-  };
-  for (const auto& rep : reps) {
-    for (double f : fractions) {
-      std::vector<double> probe_acc, knn_acc;
-      int64_t used = 0;
-      for (int64_t seed = 0; seed < seeds; ++seed) {
-        const auto idx = studio::balancedSubset(pretrained.bank_labels, classes, f, seed);
-        used = idx.size(0);
-        const auto x = rep.train.index_select(0, idx), y = pretrained.bank_labels.index_select(0, idx);
-        studio::LinearProbeOptions po;
-        po.seed = seed;
-        probe_acc.push_back(studio::linearProbe(x, y, rep.test, pretrained.query_labels, classes, po).report.top1);
-        studio::KnnOptions ko;
-        ko.k = std::min<int64_t>(200, used);
-        knn_acc.push_back(studio::knnAccuracy(x, y, rep.test, pretrained.query_labels, classes, ko));
-        if (f >= 1.0) break;  // all labels: every seed draws the same subset
-      }
-      const Stats p = stats(probe_acc), k = stats(knn_acc);
-      results.push_back({{"encoder", rep.name}, {"arm", "frozen"}, {"label_fraction", f}, {"labeled_images", used},
-                         {"seeds", probe_acc.size()}, {"linear_probe_top1_mean", p.mean}, {"linear_probe_top1_std", p.std},
-                         {"knn_top1_mean", k.mean}, {"knn_top1_std", k.std},
-                         {"supervised_top1_mean", nullptr}, {"supervised_top1_std", nullptr}});
-      rows.push_back({rep.name, number(f), std::to_string(used), std::to_string(probe_acc.size()), number(p.mean),
-                      number(p.std), number(k.mean), number(k.std), "", ""});
-      printRow(rep.name, f, used, accuracyText(p), accuracyText(k), "-");
+  const bool bar = !a.json && ::isatty(STDOUT_FILENO);
+  const auto result = studio::runRunStudy(folder, o, [&](int64_t done, int64_t total, const std::string& what) {
+    if (bar) {
+      std::printf("\r\033[K[%lld/%lld] %s", static_cast<long long>(done), static_cast<long long>(total), what.c_str());
+      std::fflush(stdout);
     }
+    return !g_interrupted.load();
+  });
+  if (bar) std::printf("\r\033[K");
+  const auto files = studio::saveStudy(folder, result);
+  if (a.json) {
+    Json j = Json::parse(studio::studyToJson(result));
+    j["run"] = folder.id();
+    j["files"] = files;
+    printJson(j);
+  } else {
+    std::printf("Label efficiency of %s: %lld labelled training images, %lld held-out test images, %lld seed(s)\n\n%s",
+                folder.id().c_str(), static_cast<long long>(result.train_images),
+                static_cast<long long>(result.test_images), static_cast<long long>(result.seeds),
+                studio::studyTable(result).c_str());
+    printClassReport(result);
+    std::printf("\nWritten: %s, %s, %s\n", files[0].c_str(), files[1].c_str(), files[2].c_str());
   }
-  // Supervised arms: the same architecture trained on the same labelled images (the probe's
-  // subsets: same pool, fractions and seeds), scored on the same held-out images.
-  std::vector<std::string> supervised_arms;
-  if (arms.count("scratch")) supervised_arms.push_back("scratch");
-  if (arms.count("finetune")) supervised_arms.push_back("finetuned");
-  if (!supervised_arms.empty()) {
-    studio::SupervisedFinetuner tuner(folder, device);
-    for (const auto& arm : supervised_arms) {
-      const auto study = studio::supervisedStudy(tuner, pretrained.bank_images, pretrained.bank_labels,
-                                                 pretrained.query_images, pretrained.query_labels, classes, {arm},
-                                                 fractions, seeds, tune, [] { return !g_interrupted.load(); });
-      for (const auto& row : study) {
-        const Stats sup{row.mean(), row.stddev()};
-        results.push_back({{"encoder", row.arm}, {"arm", "supervised"}, {"label_fraction", row.label_fraction},
-                           {"labeled_images", row.labeled_images}, {"seeds", row.test_top1.size()},
-                           {"linear_probe_top1_mean", nullptr}, {"linear_probe_top1_std", nullptr},
-                           {"knn_top1_mean", nullptr}, {"knn_top1_std", nullptr},
-                           {"supervised_top1_mean", sup.mean}, {"supervised_top1_std", sup.std},
-                           {"supervised_max_epochs", tune.max_epochs}});
-        rows.push_back({row.arm, number(row.label_fraction), std::to_string(row.labeled_images),
-                        std::to_string(row.test_top1.size()), "", "", "", "", number(sup.mean), number(sup.std)});
-        printRow(row.arm, row.label_fraction, row.labeled_images, "-", "-", accuracyText(sup));
-      }
-    }
-  }
-  studio::writeCsv(folder.path() + "/label_efficiency.csv",
-                   {"encoder", "label_fraction", "labeled_images", "seeds", "linear_probe_top1_mean",
-                    "linear_probe_top1_std", "knn_top1_mean", "knn_top1_std", "supervised_top1_mean",
-                    "supervised_top1_std"},
-                   rows);
-  studio::writeFileAtomically(folder.path() + "/label_efficiency.json", Json({{"run", folder.id()}, {"results", results}}).dump(2) + "\n");
-  if (a.json) printJson({{"run", folder.id()}, {"results", results}, {"csv", folder.path() + "/label_efficiency.csv"}});
-  else std::printf("Written: %s/label_efficiency.csv and .json\n", folder.path().c_str());
   return kExitOk;
+}
+
+// A float32 [N, D] matrix from a .npy file (float32 or float64 on disk).
+torch::Tensor readFeatureMatrix(const std::string& path) {
+  const auto e = studio::readNpy(path);
+  if ((e.dtype != "<f4" && e.dtype != "<f8") || e.shape.size() != 2)
+    studio::throwBadInput(path + ": expected a float32 or float64 [N, D] array, got dtype " + e.dtype + " with " +
+                          std::to_string(e.shape.size()) + " dimensions");
+  const auto type = e.dtype == "<f4" ? torch::kFloat32 : torch::kFloat64;
+  return torch::from_blob(const_cast<uint8_t*>(e.bytes.data()), {e.shape[0], e.shape[1]}, type).to(torch::kFloat32).clone();
+}
+
+torch::Tensor readLabelVector(const std::string& path, int64_t rows) {
+  const auto l = studio::readNpy(path);
+  if ((l.dtype != "<i8" && l.dtype != "<i4") || l.shape.size() != 1 || l.shape[0] != rows)
+    studio::throwBadInput(path + ": expected " + std::to_string(rows) + " int64 or int32 labels");
+  const auto type = l.dtype == "<i8" ? torch::kInt64 : torch::kInt32;
+  return torch::from_blob(const_cast<uint8_t*>(l.bytes.data()), {rows}, type).to(torch::kInt64).clone();
 }
 
 int cmdFinetune(const Args& a) {
@@ -587,14 +607,46 @@ int cmdFinetune(const Args& a) {
 }
 
 int cmdTsne(const Args& a) {
-  needPositional(a, 1, "a run id or folder");
-  const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
-  auto [features, labels] = readRunEmbeddings(folder);
+  // Either a run (its held-out embeddings) or any .npy matrix (--input), e.g. for benchmarks.
+  torch::Tensor features, labels;
+  std::string source, out;
+  if (!option(a, "--input").empty()) {
+    needPositional(a, 0, "no run when --input is given");
+    source = option(a, "--input");
+    features = readFeatureMatrix(source);
+    if (!option(a, "--labels-file").empty()) labels = readLabelVector(option(a, "--labels-file"), features.size(0));
+    out = option(a, "--out", "tsne.csv");
+  } else {
+    needPositional(a, 1, "a run id or folder (or --input FILE.npy)");
+    const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
+    std::tie(features, labels) = readRunEmbeddings(folder);
+    source = folder.id();
+    out = option(a, "--out", folder.path() + "/tsne.csv");
+  }
+  const int64_t rows = intOption(a, "--rows", 0, 0, features.size(0));
+  if (rows > 0) {
+    features = features.slice(0, 0, rows).contiguous();
+    if (labels.defined()) labels = labels.slice(0, 0, rows).contiguous();
+  }
   studio::TsneOptions o;
   o.perplexity = doubleOption(a, "--perplexity", 30.0, 1.0, 1000.0);
   o.iterations = intOption(a, "--iterations", 750, 1, 100000);
   o.exaggeration_iterations = std::min<int64_t>(o.exaggeration_iterations, o.iterations / 3);
-  const std::string out = option(a, "--out", folder.path() + "/tsne.csv");
+  o.threads = intOption(a, "--threads", 0, 0, 1024);
+  o.seed = intOption(a, "--seed", 0, 0, int64_t(1) << 62);
+  const std::string method = option(a, "--method", "auto");
+  if (method == "auto") o.method = studio::TsneOptions::Method::Auto;
+  else if (method == "exact") o.method = studio::TsneOptions::Method::Exact;
+  else if (method == "bh") o.method = studio::TsneOptions::Method::BarnesHut;
+  else if (method == "fft") o.method = studio::TsneOptions::Method::Fft;
+  else studio::throwBadInput("--method = \"" + method + "\": expected auto, exact, bh or fft");
+  const std::string neighbours = option(a, "--neighbours", "auto");
+  if (neighbours == "auto") o.neighbours = studio::TsneNeighbours::Auto;
+  else if (neighbours == "exact") o.neighbours = studio::TsneNeighbours::Exact;
+  else if (neighbours == "approx") o.neighbours = studio::TsneNeighbours::Approximate;
+  else studio::throwBadInput("--neighbours = \"" + neighbours + "\": expected auto, exact or approx");
+  o.device = studio::resolveDevice(option(a, "--device", "auto"), "--device");
+  if (o.threads > 0) at::set_num_threads(static_cast<int>(o.threads));
   const auto t0 = std::chrono::steady_clock::now();
   std::signal(SIGINT, onSignal);
   const auto result = studio::runTsne(features, o, {}, [&](const studio::TsneProgress& p) {
@@ -608,13 +660,117 @@ int cmdTsne(const Args& a) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (result.stopped) throw Error(ErrorKind::Cancelled, "t-SNE interrupted; nothing was written");
   studio::exportLayoutCsv(out, result.layout, labels);
-  const double preservation = studio::neighbourPreservation(features, result.layout, 10);
+  // The 10-NN score needs an exact search in the embedding space: --no-quality skips it.
+  const double preservation = a.no_quality ? -1.0 : studio::neighbourPreservation(features, result.layout, 10);
+  const auto used = studio::resolvedTsneMethod(o, features.size(0));
+  const char* method_name = used == studio::TsneOptions::Method::Exact       ? "exact"
+                            : used == studio::TsneOptions::Method::BarnesHut ? "bh"
+                                                                             : "fft";
   if (a.json) {
-    printJson({{"run", folder.id()}, {"points", features.size(0)}, {"kl_divergence", result.kl_divergence},
-               {"neighbour_preservation_10", preservation}, {"seconds", seconds}, {"csv", out}});
+    printJson({{"source", source}, {"points", features.size(0)}, {"dims", features.size(1)},
+               {"method", method_name}, {"device", o.device.str()}, {"kl_divergence", result.kl_divergence},
+               {"neighbour_preservation_10", preservation < 0 ? Json(nullptr) : Json(preservation)},
+               {"seconds", seconds}, {"csv", out}});
   } else {
-    std::printf("\r%lld points in %.1f s: KL %.4f, 10-NN preservation %.3f. Layout: %s\n",
-                static_cast<long long>(features.size(0)), seconds, result.kl_divergence, preservation, out.c_str());
+    std::printf("\r%lld points (%s) in %.1f s: KL %.4f", static_cast<long long>(features.size(0)), method_name, seconds,
+                result.kl_divergence);
+    if (preservation >= 0) std::printf(", 10-NN preservation %.3f", preservation);
+    std::printf(". Layout: %s\n", out.c_str());
+  }
+  return kExitOk;
+}
+
+// A 2-D layout from a .npy [N, 2] matrix or a layout CSV (index,x,y[,label]).
+torch::Tensor readLayout(const std::string& path) {
+  if (path.size() > 4 && path.substr(path.size() - 4) == ".npy") {
+    auto layout = readFeatureMatrix(path);
+    if (layout.size(1) != 2) studio::throwBadInput(path + ": expected an [N, 2] layout, got " + std::to_string(layout.size(1)) + " columns");
+    return layout;
+  }
+  std::istringstream in(studio::readTextFile(path));
+  std::string line;
+  std::vector<float> xy;
+  int64_t row = 0;
+  while (std::getline(in, line)) {
+    if (row++ == 0 && line.rfind("index,", 0) == 0) continue;  // header
+    if (line.empty()) continue;
+    std::istringstream fields(line);
+    std::string index, x, y;
+    if (!std::getline(fields, index, ',') || !std::getline(fields, x, ',') || !std::getline(fields, y, ','))
+      studio::throwBadInput(path + ": line " + std::to_string(row) + " is not index,x,y");
+    try {
+      xy.push_back(std::stof(x));
+      xy.push_back(std::stof(y));
+    } catch (const std::exception&) {
+      studio::throwBadInput(path + ": line " + std::to_string(row) + " has a non-numeric coordinate");
+    }
+  }
+  if (xy.empty()) studio::throwBadInput(path + ": no layout rows");
+  return torch::from_blob(xy.data(), {static_cast<int64_t>(xy.size() / 2), 2}, torch::kFloat32).clone();
+}
+
+int cmdTsneQuality(const Args& a) {
+  needPositional(a, 0, "no positional arguments");
+  if (option(a, "--input").empty() || option(a, "--layouts").empty())
+    studio::throwBadInput("tsne-quality needs --input X.npy and --layouts A.csv[,B.npy...]");
+  const auto features = readFeatureMatrix(option(a, "--input"));
+  std::vector<std::string> paths;
+  std::istringstream list(option(a, "--layouts"));
+  for (std::string p; std::getline(list, p, ',');)
+    if (!p.empty()) paths.push_back(p);
+  std::vector<torch::Tensor> layouts;
+  for (const auto& p : paths) layouts.push_back(readLayout(p));
+  const int64_t threads = intOption(a, "--threads", 0, 0, 1024);
+  if (threads > 0) at::set_num_threads(static_cast<int>(threads));
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto quality = studio::exactTsneQuality(features, layouts, doubleOption(a, "--perplexity", 30.0, 1.0, 1000.0),
+                                                intOption(a, "--k", 10, 1, 1000), threads);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Json results = Json::array();
+  for (size_t i = 0; i < paths.size(); ++i)
+    results.push_back({{"layout", paths[i]}, {"kl_divergence", quality[i].kl_divergence},
+                       {"neighbour_preservation", quality[i].neighbour_preservation}});
+  if (a.json) {
+    printJson({{"points", features.size(0)}, {"results", results}, {"seconds", seconds}});
+  } else {
+    std::printf("Exact quality of %zu layout(s) of %lld points (%.1f s):\n", paths.size(),
+                static_cast<long long>(features.size(0)), seconds);
+    for (size_t i = 0; i < paths.size(); ++i)
+      std::printf("  %s: KL %.4f, %lld-NN preservation %.4f\n", paths[i].c_str(), quality[i].kl_divergence,
+                  static_cast<long long>(intOption(a, "--k", 10, 1, 1000)), quality[i].neighbour_preservation);
+  }
+  return kExitOk;
+}
+
+// How well the approximate kNN graph behind t-SNE's affinities (core/neighbour_graph.h) finds
+// the exact one on a given matrix, and how long each search takes.
+int cmdKnnRecall(const Args& a) {
+  needPositional(a, 0, "no positional arguments");
+  if (option(a, "--input").empty()) studio::throwBadInput("knn-recall needs --input X.npy");
+  auto features = readFeatureMatrix(option(a, "--input"));
+  const int64_t rows = intOption(a, "--rows", 0, 0, features.size(0));
+  if (rows > 0) features = features.slice(0, 0, rows).contiguous();
+  const int64_t k = intOption(a, "--k", 90, 1, features.size(0) - 1);
+  const int64_t threads = intOption(a, "--threads", 0, 0, 1024);
+  if (threads > 0) at::set_num_threads(static_cast<int>(threads));
+  studio::ApproximateNeighbourOptions o;
+  o.threads = threads;
+  o.seed = intOption(a, "--seed", 0, 0, int64_t(1) << 62);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto approximate = studio::approximateNeighbourGraph(features, k, o);
+  const auto t1 = std::chrono::steady_clock::now();
+  const auto exact = studio::exactNeighbourGraph(features, k);
+  const auto t2 = std::chrono::steady_clock::now();
+  const double recall = studio::neighbourRecall(approximate.indices, exact.indices);
+  const double approximate_s = std::chrono::duration<double>(t1 - t0).count();
+  const double exact_s = std::chrono::duration<double>(t2 - t1).count();
+  if (a.json) {
+    printJson({{"points", features.size(0)}, {"dims", features.size(1)}, {"k", k}, {"recall", recall},
+               {"approximate_seconds", approximate_s}, {"exact_seconds", exact_s}});
+  } else {
+    std::printf("%lld x %lld, k = %lld: recall of the approximate graph %.4f; approximate %.1f s, exact %.1f s\n",
+                static_cast<long long>(features.size(0)), static_cast<long long>(features.size(1)),
+                static_cast<long long>(k), recall, approximate_s, exact_s);
   }
   return kExitOk;
 }
@@ -646,31 +802,39 @@ int cmdDuplicates(const Args& a) {
   needPositional(a, 1, "a run id or folder");
   const auto folder = studio::RunFolder::open(runsDir(a), a.positional[0]);
   const double threshold = doubleOption(a, "--threshold", 0.98, 1e-6, 1.0);
-  const auto e = studio::embedRun(folder, intOption(a, "--bank", 10000, 0, int64_t(1) << 40),
-                                  intOption(a, "--queries", 10000, 0, int64_t(1) << 40), option(a, "--device", "auto"));
-  const auto within = studio::findDuplicates(e.bank_features, threshold, 1000);
-  const auto leaks = studio::findLeaks(e.bank_features, e.query_features, threshold, 1000);
-  auto pairs = [](const studio::DuplicateReport& r, size_t most) {
-    Json list = Json::array();
-    for (size_t i = 0; i < std::min(most, r.pairs.size()); ++i)
-      list.push_back({{"a", r.pairs[i].a}, {"b", r.pairs[i].b}, {"similarity", r.pairs[i].similarity}});
-    return list;
+  const int64_t shown = intOption(a, "--max-pairs", 1000, 0, 1000000);
+  const auto scan = studio::scanRunForDuplicates(folder, threshold, intOption(a, "--bank", 10000, 0, int64_t(1) << 40),
+                                                 intOption(a, "--queries", 10000, 0, int64_t(1) << 40),
+                                                 option(a, "--device", "auto"), shown);
+  auto pairs = [](const std::vector<studio::ScanPair>& list, const studio::ImageTable& first,
+                  const studio::ImageTable& second) {
+    Json out = Json::array();
+    for (const auto& p : list)
+      out.push_back({{"a", p.a}, {"b", p.b}, {"similarity", p.similarity}, {"label_a", first.label(p.a)},
+                     {"label_b", second.label(p.b)}});
+    return out;
   };
   if (a.json) {
-    printJson({{"run", folder.id()}, {"threshold", threshold}, {"bank_size", e.bank_features.size(0)},
-               {"query_size", e.query_features.size(0)},
-               {"train_duplicates", {{"pairs", within.total_pairs}, {"images", within.images_involved}, {"top", pairs(within, 1000)}}},
-               {"train_test_leaks", {{"pairs", leaks.total_pairs}, {"images", leaks.images_involved}, {"top", pairs(leaks, 1000)}}}});
+    printJson({{"run", folder.id()}, {"threshold", threshold}, {"step", scan.step}, {"bank_size", scan.train.count},
+               {"query_size", scan.test.count},
+               {"train_duplicates",
+                {{"pairs", scan.duplicate_pairs}, {"images", scan.duplicate_images},
+                 {"top", pairs(scan.duplicates, scan.train, scan.train)}}},
+               {"train_test_leaks",
+                {{"pairs", scan.leak_pairs}, {"images", scan.leak_images}, {"top", pairs(scan.leaks, scan.train, scan.test)}}}});
   } else {
     std::printf("Cosine similarity >= %.3f over %lld training and %lld held-out images:\n", threshold,
-                static_cast<long long>(e.bank_features.size(0)), static_cast<long long>(e.query_features.size(0)));
-    std::printf("  near-duplicate pairs in training: %lld (%lld images)\n", static_cast<long long>(within.total_pairs),
-                static_cast<long long>(within.images_involved));
-    std::printf("  train/held-out leak pairs:        %lld (%lld images)\n", static_cast<long long>(leaks.total_pairs),
-                static_cast<long long>(leaks.images_involved));
-    for (const auto& p : pairs(leaks, 10))
-      std::printf("    train %6lld ~ held-out %6lld  similarity %.4f\n", static_cast<long long>(p["a"].get<int64_t>()),
-                  static_cast<long long>(p["b"].get<int64_t>()), p["similarity"].get<double>());
+                static_cast<long long>(scan.train.count), static_cast<long long>(scan.test.count));
+    std::printf("  near-duplicate pairs in training: %lld (%lld images)\n", static_cast<long long>(scan.duplicate_pairs),
+                static_cast<long long>(scan.duplicate_images));
+    for (size_t i = 0; i < std::min<size_t>(5, scan.duplicates.size()); ++i)
+      std::printf("    train %6lld ~ train %6lld  similarity %.4f\n", static_cast<long long>(scan.duplicates[i].a),
+                  static_cast<long long>(scan.duplicates[i].b), scan.duplicates[i].similarity);
+    std::printf("  train/held-out leak pairs:        %lld (%lld images)\n", static_cast<long long>(scan.leak_pairs),
+                static_cast<long long>(scan.leak_images));
+    for (size_t i = 0; i < std::min<size_t>(10, scan.leaks.size()); ++i)
+      std::printf("    train %6lld ~ held-out %6lld  similarity %.4f\n", static_cast<long long>(scan.leaks[i].a),
+                  static_cast<long long>(scan.leaks[i].b), scan.leaks[i].similarity);
   }
   return kExitOk;
 }
@@ -701,7 +865,19 @@ int cmdExport(const Args& a) {
     studio::throwBadInput("--format = \"" + format + "\": expected npy, tsv, safetensors or onnx");
   const std::string out = option(a, "--out", folder.path() + "/export-" + format);
   std::filesystem::create_directories(out);
-  auto [features, labels] = readRunEmbeddings(folder);
+  // By default the held-out embeddings written at the end of training; with --bank/--queries
+  // the run's encoder embeds that many training and held-out images anew (0 = all of them).
+  torch::Tensor features, labels, split, sprite_images;
+  if (a.options.count("--bank") || a.options.count("--queries")) {
+    const auto e = studio::embedRun(folder, intOption(a, "--bank", 0, 0, int64_t(1) << 40),
+                                    intOption(a, "--queries", 0, 0, int64_t(1) << 40), option(a, "--device", "auto"));
+    features = torch::cat({e.bank_features, e.query_features});
+    labels = torch::cat({e.bank_labels, e.query_labels});
+    sprite_images = torch::cat({e.bank_images, e.query_images});
+    split = torch::cat({torch::zeros({e.bank_features.size(0)}, torch::kLong), torch::ones({e.query_features.size(0)}, torch::kLong)});
+  } else {
+    std::tie(features, labels) = readRunEmbeddings(folder);
+  }
   std::vector<std::string> files;
   if (format == "npy") {
     const auto f = features.contiguous();
@@ -709,10 +885,18 @@ int cmdExport(const Args& a) {
     studio::writeNpy(out + "/embeddings.npy", "<f4", {f.size(0), f.size(1)}, f.data_ptr<float>());
     studio::writeNpy(out + "/labels.npy", "<i8", {l.size(0)}, l.data_ptr<int64_t>());
     files = {out + "/embeddings.npy", out + "/labels.npy"};
+    if (split.defined()) {
+      studio::writeNpy(out + "/split.npy", "<i8", {split.size(0)}, split.data_ptr<int64_t>());
+      files.push_back(out + "/split.npy");
+    }
   } else {
+    // The sprite shows the very images embedded: re-embedded bank + queries, or the first N
+    // held-out images, which is what embeddings.npy holds (the kNN monitor's queries).
     const auto config = studio::loadExperimentConfig(folder.configPath());
-    const auto classes = studio::loadDataset(config.dataset, config.train.seed).train.class_names;
-    files = studio::exportProjectorTsv(out, features, labels, classes, folder.id());
+    const auto data = studio::loadDataset(config.dataset, config.train.seed);
+    torch::Tensor images = sprite_images;
+    if (!images.defined() && data.eval.size() >= features.size(0)) images = data.eval.images.slice(0, 0, features.size(0));
+    files = studio::exportProjector(out, features, labels, data.train.class_names, folder.id(), images);
   }
   if (a.json) {
     printJson({{"run", folder.id()}, {"format", format}, {"files", files}});
@@ -763,6 +947,8 @@ int main(int argc, char** argv) {
     if (a.command == "runs") return cmdRuns(a);
     if (a.command == "probe") return cmdProbe(a);
     if (a.command == "tsne") return cmdTsne(a);
+    if (a.command == "tsne-quality") return cmdTsneQuality(a);
+    if (a.command == "knn-recall") return cmdKnnRecall(a);
     if (a.command == "neighbours") return cmdNeighbours(a);
     if (a.command == "duplicates") return cmdDuplicates(a);
     if (a.command == "export") return cmdExport(a);

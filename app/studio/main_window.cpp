@@ -20,6 +20,7 @@
 #include "app/studio/monitor_page.h"
 #include "app/studio/preferences.h"
 #include "app/studio/preferences_dialog.h"
+#include "app/studio/results_page.h"
 #include "app/studio/runs_page.h"
 #include "app/studio/theme.h"
 #include "app/studio/training_page.h"
@@ -54,6 +55,7 @@ MainWindow::MainWindow(Preferences* preferences, QWidget* parent)
   monitor_page_ = new MonitorPage;
   embeddings_page_ = new EmbeddingsPage;
   runs_page_ = new RunsPage;
+  results_page_ = new ResultsPage;
 
   nav_ = new QListWidget;
   nav_->setAccessibleName(tr("Pages"));
@@ -69,7 +71,8 @@ MainWindow::MainWindow(Preferences* preferences, QWidget* parent)
                {training_page_, tr("Training"), QStringLiteral("training")},
                {monitor_page_, tr("Monitor"), QStringLiteral("monitor")},
                {embeddings_page_, tr("Embeddings"), QStringLiteral("embeddings")},
-               {runs_page_, tr("Runs"), QStringLiteral("runs")}};
+               {runs_page_, tr("Runs"), QStringLiteral("runs")},
+               {results_page_, tr("Results"), QStringLiteral("results")}};
   for (const auto& p : pages) {
     auto* item = new QListWidgetItem(QIcon(QStringLiteral(":/icons/%1.svg").arg(p.icon)), p.title);
     item->setSizeHint(QSize(0, 40));
@@ -260,6 +263,11 @@ void MainWindow::connectEngine() {
   });
   connect(engine_, &EngineController::runFinished, this, [this](const RunSummary& s) {
     runs_page_->refresh();
+    // A finished run is the one to measure next (unless the page is busy with another).
+    if (!s.run_dir.isEmpty() && !results_page_->busy()) {
+      results_page_->setDevice(preferences_->defaultDevice());
+      results_page_->setRun(s.run_dir);
+    }
     QString text = s.status == QLatin1String("finished") ? tr("Run finished") : tr("Run stopped (checkpoint saved)");
     text += tr(" after %1 steps in %2").arg(s.steps).arg(formatDuration(s.seconds));
     if (s.best_knn >= 0) text += tr(": best kNN %1%").arg(100.0 * s.best_knn, 0, 'f', 1);
@@ -399,6 +407,8 @@ void MainWindow::openRun(const QString& run_dir) {
     records.push_back(r);
   monitor_page_->addRecords(records);
   showPage(MonitorPageIndex);
+  results_page_->setDevice(preferences_->defaultDevice());
+  results_page_->setRun(run_dir);
   if (engine_->busy() && engine_->currentRunDir() == run_dir) return;  // live already
   embeddings_page_->clear();
   const std::string dir = run_dir.toStdString();

@@ -1,6 +1,6 @@
 #pragma once
 // The studio's main window: a page per step of the work (data, augmentations, training,
-// monitor, embeddings, runs), the experiment being edited, and the engine controller.
+// monitor, embeddings, runs, results), the experiment being edited, and the engine controller.
 // It wires pages to the engine and never waits on it, except when closing during a run.
 #include <functional>
 
@@ -22,13 +22,22 @@ class AugmentPage;
 class EmbeddingsPage;
 class MonitorPage;
 class Preferences;
+class ResultsPage;
 class RunsPage;
 class TrainingPage;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
  public:
-  enum Page { DataPageIndex, AugmentPageIndex, TrainingPageIndex, MonitorPageIndex, EmbeddingsPageIndex, RunsPageIndex };
+  enum Page {
+    DataPageIndex,
+    AugmentPageIndex,
+    TrainingPageIndex,
+    MonitorPageIndex,
+    EmbeddingsPageIndex,
+    RunsPageIndex,
+    ResultsPageIndex
+  };
 
   explicit MainWindow(Preferences* preferences, QWidget* parent = nullptr);
   ~MainWindow() override;
@@ -58,6 +67,7 @@ class MainWindow : public QMainWindow {
   MonitorPage* monitorPage() const { return monitor_page_; }
   EmbeddingsPage* embeddingsPage() const { return embeddings_page_; }
   RunsPage* runsPage() const { return runs_page_; }
+  ResultsPage* resultsPage() const { return results_page_; }
   QAction* startAction() const { return start_action_; }
   QAction* pauseAction() const { return pause_action_; }
   QAction* stopAction() const { return stop_action_; }
@@ -89,6 +99,7 @@ class MainWindow : public QMainWindow {
   MonitorPage* monitor_page_;
   EmbeddingsPage* embeddings_page_;
   RunsPage* runs_page_;
+  ResultsPage* results_page_;
   QAction* start_action_ = nullptr;
   QAction* pause_action_ = nullptr;
   QAction* stop_action_ = nullptr;

@@ -9,6 +9,7 @@
 #include "app/studio/augment_page.h"
 #include "app/studio/embeddings_page.h"
 #include "app/studio/main_window.h"
+#include "app/studio/results_page.h"
 #include "app/studio/runs_page.h"
 #include "app/studio/training_page.h"
 #include "widgets/embedding_scatter.h"
@@ -109,17 +110,45 @@ void ScreenshotTour::finishTraining() {
       // The runs page with the demo run selected, once its curves have been read.
       RunsPage* runs = window_->runsPage();
       window_->showPage(MainWindow::RunsPageIndex);
-      connect(runs, &RunsPage::detailsUpdated, this, [this]() {
+      auto* deadline = new QTimer(this);
+      deadline->setSingleShot(true);
+      connect(deadline, &QTimer::timeout, this, [this]() { fail(QStringLiteral("the runs page did not show the demo run")); });
+      connect(runs, &RunsPage::detailsUpdated, this, [this, deadline]() {
+        deadline->stop();
         QTimer::singleShot(kSettleMs, this, [this]() {
           grabPage(MainWindow::RunsPageIndex, QStringLiteral("runs"));
-          QApplication::exit(0);
+          grabResults();
         });
       }, Qt::SingleShotConnection);
+      deadline->start(20000);
       runs->refresh();
       runs->selectRun(run_dir_);
-      QTimer::singleShot(20000, this, [this]() { fail(QStringLiteral("the runs page did not show the demo run")); });
     });
   });
+}
+
+void ScreenshotTour::grabResults() {
+  // The Results page with a small label-efficiency study of the demo run (frozen arms only:
+  // the supervised ones would train for minutes).
+  ResultsPage* page = window_->resultsPage();
+  window_->showPage(MainWindow::ResultsPageIndex);
+  page->setRun(run_dir_);
+  RunStudyOptions o = page->studyOptions();
+  o.fractions = {0.01, 0.1, 1.0};
+  o.seeds = 3;
+  o.bank_size = 4096;
+  o.query_size = 1000;
+  o.representations = {"pretrained", "random-init", "raw-pixels"};
+  o.device = "cpu";
+  page->setStudyOptions(o);
+  connect(page, &ResultsPage::taskFailed, this, [this](const QString& m, bool) { fail(m); });
+  connect(page, &ResultsPage::studyFinished, this, [this]() {
+    QTimer::singleShot(kSettleMs, this, [this]() {
+      grabPage(MainWindow::ResultsPageIndex, QStringLiteral("results"));
+      QApplication::exit(0);
+    });
+  });
+  page->startStudy();
 }
 
 }  // namespace studio

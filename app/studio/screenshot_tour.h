@@ -20,6 +20,7 @@ class ScreenshotTour : public QObject {
   void grabPage(int page, const QString& name);
   void fail(const QString& message);
   void finishTraining();
+  void grabResults();
 
   MainWindow* window_;
   QString out_dir_;
