@@ -23,6 +23,7 @@
 
 using namespace studio;
 using studio::test::contains;
+using studio::test::split;
 using studio::test::expectError;
 using studio::test::scratchDir;
 
@@ -33,21 +34,6 @@ namespace {
 torch::Tensor unitRows(const torch::Tensor& x) { return F::normalize(x, F::NormalizeFuncOptions().dim(1)); }
 
 torch::Tensor longs(const std::vector<int64_t>& values) { return torch::tensor(values, torch::kLong); }
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(text);
-  while (std::getline(in, part, separator)) parts.push_back(part);
-  return parts;
-}
 
 // A near-copy of a unit row: 1e-3 noise per component, renormalised.
 torch::Tensor nearCopy(const torch::Tensor& row) {
@@ -325,7 +311,7 @@ class TestEvaluation : public QObject {
                                                std::filesystem::directory_iterator())),
              size_t(4));
 
-    const auto rows = split(readFile(folder + "/tensors.tsv"), '\n');
+    const auto rows = split(readTextFile(folder + "/tensors.tsv"), '\n');
     QCOMPARE(rows.size(), size_t(20));
     for (int64_t i = 0; i < 20; ++i) {
       const auto fields = split(rows[i], '\t');
@@ -339,7 +325,7 @@ class TestEvaluation : public QObject {
       }
     }
 
-    const auto metadata = split(readFile(folder + "/metadata.tsv"), '\n');
+    const auto metadata = split(readTextFile(folder + "/metadata.tsv"), '\n');
     QCOMPARE(metadata.size(), size_t(21));
     QCOMPARE(metadata[0], std::string("index\tlabel\tclass"));
     QCOMPARE(metadata[1], std::string("0\t0\tt-shirt"));
@@ -347,7 +333,7 @@ class TestEvaluation : public QObject {
     QCOMPARE(metadata[3], std::string("2\t2\tbag strap"));
     for (size_t i = 1; i < metadata.size(); ++i) QCOMPARE(split(metadata[i], '\t').size(), size_t(3));
 
-    const auto config = nlohmann::json::parse(readFile(folder + "/projector_config.json"));
+    const auto config = nlohmann::json::parse(readTextFile(folder + "/projector_config.json"));
     QCOMPARE(config["embeddings"].size(), size_t(1));
     const auto& e = config["embeddings"][0];
     QCOMPARE(e["tensorName"].get<std::string>(), std::string("simclr epoch 10"));
@@ -357,18 +343,18 @@ class TestEvaluation : public QObject {
     QCOMPARE(e["sprite"]["imagePath"].get<std::string>(), std::string("sprite.png"));
     QCOMPARE(e["sprite"]["singleImageDim"].get<std::vector<int64_t>>(), (std::vector<int64_t>{28, 28}));
     // TensorBoard's projector plugin reads the protobuf text format from the log folder.
-    QCOMPARE(readFile(folder + "/projector_config.pbtxt"),
+    QCOMPARE(readTextFile(folder + "/projector_config.pbtxt"),
              std::string("embeddings {\n  tensor_name: \"simclr epoch 10\"\n  tensor_path: \"tensors.tsv\"\n"
                          "  metadata_path: \"metadata.tsv\"\n  sprite {\n    image_path: \"sprite.png\"\n"
                          "    single_image_dim: 28\n    single_image_dim: 28\n  }\n}\n"));
 
     // Into an existing folder, without labels or sprite: rewritten in place.
     exportProjectorTsv(folder, embeddings.slice(0, 0, 4), {}, {}, "raw");
-    const auto plain = nlohmann::json::parse(readFile(folder + "/projector_config.json"));
+    const auto plain = nlohmann::json::parse(readTextFile(folder + "/projector_config.json"));
     QVERIFY(!plain["embeddings"][0].contains("sprite"));
-    QVERIFY(!contains(readFile(folder + "/projector_config.pbtxt"), "sprite"));
-    QCOMPARE(split(readFile(folder + "/tensors.tsv"), '\n').size(), size_t(4));
-    QCOMPARE(split(readFile(folder + "/metadata.tsv"), '\n')[1], std::string("0\t-1\t"));
+    QVERIFY(!contains(readTextFile(folder + "/projector_config.pbtxt"), "sprite"));
+    QCOMPARE(split(readTextFile(folder + "/tensors.tsv"), '\n').size(), size_t(4));
+    QCOMPARE(split(readTextFile(folder + "/metadata.tsv"), '\n')[1], std::string("0\t-1\t"));
   }
 
   void spriteLayout() {
@@ -399,14 +385,14 @@ class TestEvaluation : public QObject {
     const auto dir = scratchDir("csv");
     writeCsv(dir + "/table.csv", {"name", "note", "value"},
              {{"a,b", "say \"hi\"", "1"}, {"plain", "line\nbreak", "2.5"}});
-    QCOMPARE(readFile(dir + "/table.csv"),
+    QCOMPARE(readTextFile(dir + "/table.csv"),
              std::string("name,note,value\n\"a,b\",\"say \"\"hi\"\"\",1\nplain,\"line\nbreak\",2.5\n"));
 
     const auto layout = torch::tensor({0.5f, -1.25f, 3.f, 1e-3f}).view({2, 2});
     exportLayoutCsv(dir + "/layout.csv", layout, longs({4, -1}));
-    QCOMPARE(readFile(dir + "/layout.csv"), std::string("index,x,y,label\n0,0.5,-1.25,4\n1,3,0.001,-1\n"));
+    QCOMPARE(readTextFile(dir + "/layout.csv"), std::string("index,x,y,label\n0,0.5,-1.25,4\n1,3,0.001,-1\n"));
     exportLayoutCsv(dir + "/unlabelled.csv", layout, {});
-    QCOMPARE(readFile(dir + "/unlabelled.csv"), std::string("index,x,y,label\n0,0.5,-1.25,-1\n1,3,0.001,-1\n"));
+    QCOMPARE(readTextFile(dir + "/unlabelled.csv"), std::string("index,x,y,label\n0,0.5,-1.25,-1\n1,3,0.001,-1\n"));
   }
 
   void badInput() {

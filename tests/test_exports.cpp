@@ -21,24 +21,10 @@
 
 using namespace studio;
 using studio::test::contains;
+using studio::test::split;
 using studio::test::expectError;
 
 namespace {
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(text);
-  while (std::getline(in, part, separator)) parts.push_back(part);
-  return parts;
-}
 
 // CSV fields of one line (no quoting in these rows), keeping empty trailing fields.
 std::vector<std::string> fieldsOf(const std::string& line) {
@@ -179,10 +165,10 @@ class TestExports : public QObject {
       QCOMPARE(qGray(sprite.pixel(x, y)), int(5 * i + 3));
     }
     QCOMPARE(qGray(sprite.pixel(5 * side + 1, 5 * side + 1)), 0);  // unused cell
-    const std::string pbtxt = readFile(dir + "/projector_config.pbtxt");
+    const std::string pbtxt = readTextFile(dir + "/projector_config.pbtxt");
     QVERIFY(contains(pbtxt, "image_path: \"sprite.png\""));
     QVERIFY(contains(pbtxt, "single_image_dim: 8"));
-    QCOMPARE(split(readFile(dir + "/metadata.tsv"), '\n')[2], std::string("1\t1\todd"));
+    QCOMPARE(split(readTextFile(dir + "/metadata.tsv"), '\n')[2], std::string("1\t1\todd"));
     // The Projector's 8192-pixel limit decides the cell.
     QCOMPARE(spriteCellFor(70000, 28, 28), int64_t(28));
     QCOMPARE(spriteCellFor(1000000, 28, 28), int64_t(8));
@@ -218,7 +204,7 @@ class TestExports : public QObject {
     const auto dir = test::scratchDir("exports_study");
     const StudyResult r = sampleStudy();
     writeStudyCsv(dir + "/study.csv", r);
-    const auto lines = split(readFile(dir + "/study.csv"), '\n');
+    const auto lines = split(readTextFile(dir + "/study.csv"), '\n');
     QCOMPARE(lines.size(), r.cells.size() + 1);
     QCOMPARE(lines[0], std::string("arm,representation,classifier,label_fraction,labeled_images,seeds,top1_mean,"
                                    "top1_std,ece,top1_seed0,top1_seed1"));

@@ -8,9 +8,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
+#include "core/file_io.h"  // readTextFile, for the files the suites check
 
 namespace studio::test {
 
@@ -55,6 +58,15 @@ inline std::string expectError(const std::function<void()>& f, ErrorKind kind = 
   }
   QTest::qFail("expected studio::Error, nothing was thrown", __FILE__, __LINE__);
   return {};
+}
+
+// The fields of text between separators (lines of a file, cells of a TSV row).
+inline std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(text);
+  while (std::getline(in, part, separator)) parts.push_back(part);
+  return parts;
 }
 
 inline bool contains(const std::string& haystack, const std::string& needle) {
