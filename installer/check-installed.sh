@@ -69,7 +69,7 @@ fi
 step "the desktop studio under Xvfb (demo tour, screenshots)"
 timeout 600 xvfb-run -a -s "-screen 0 1600x1000x24" "$gui" --screenshots "$work/shots" > "$work/gui.log" 2>&1 \
   || { cat "$work/gui.log"; exit 1; }
-for page in data augmentations training monitor embeddings runs; do
+for page in data augmentations training monitor embeddings runs results; do
   [ -s "$work/shots/$page.png" ] || { echo "no screenshot of $page"; cat "$work/gui.log"; exit 1; }
 done
 step "passed"
