@@ -3,6 +3,8 @@
 // during a run, and the GUI thread's responsiveness while the engine trains.
 #include <QtTest/QtTest>
 
+#include <QListWidget>
+
 #include <QAction>
 #include <QElapsedTimer>
 #include <QSettings>
@@ -114,6 +116,35 @@ class GuiTest : public QObject {
     runs_dir_ = QString::fromStdString(dir + "/runs");
     prefs_->setRunsDir(runs_dir_);
     prefs_->setDefaultDevice(QStringLiteral("cpu"));
+  }
+
+  // The page icons are accent-blue shapes; on the selected row they are drawn in the
+  // palette's highlighted-text colour, or they would vanish on the selection's blue.
+  void selectedPageIconUsesTheHighlightedTextColour() {
+    auto w = makeWindow();
+    QListWidget* nav = nullptr;
+    for (auto* list : w->findChildren<QListWidget*>())
+      if (list->accessibleName() == QStringLiteral("Pages")) nav = list;
+    QVERIFY(nav);
+    QCOMPARE(nav->count(), 7);
+    const QColor text = QApplication::palette(nav).color(QPalette::HighlightedText);
+    for (int row = 0; row < nav->count(); ++row) {
+      const QIcon icon = nav->item(row)->icon();
+      const QImage normal = icon.pixmap(nav->iconSize(), 1.0, QIcon::Normal).toImage().convertToFormat(QImage::Format_ARGB32);
+      const QImage selected =
+          icon.pixmap(nav->iconSize(), 1.0, QIcon::Selected).toImage().convertToFormat(QImage::Format_ARGB32);
+      QCOMPARE(selected.size(), normal.size());
+      int opaque = 0;
+      for (int y = 0; y < selected.height(); ++y)
+        for (int x = 0; x < selected.width(); ++x) {
+          const QRgb n = normal.pixel(x, y), sel = selected.pixel(x, y);
+          QCOMPARE(qAlpha(sel), qAlpha(n));  // the same shape
+          if (qAlpha(sel) < 255) continue;
+          ++opaque;
+          QCOMPARE(QColor(sel).rgb(), text.rgb());
+        }
+      QVERIFY2(opaque > 10, qPrintable(nav->item(row)->text() + QStringLiteral(": the icon drew nothing")));
+    }
   }
 
   void experimentFileRoundTrips() {

@@ -7,9 +7,12 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
+#include <QImage>
 #include <QLabel>
 #include <QListWidget>
 #include <QMenuBar>
+#include <QPalette>
+#include <QPixmap>
 #include <QMessageBox>
 #include <QStackedWidget>
 #include <QStatusBar>
@@ -34,6 +37,28 @@ namespace {
 // Experiments are JSON; *.csexp.json is the name the desktop's MIME type recognises.
 const char* const kExperimentFilter =
     QT_TRANSLATE_NOOP("MainWindow", "Experiments (*.csexp.json *.json);;All files (*)");
+
+// A page's icon for the navigation list. The icons are drawn in the accent blue, which
+// vanishes on the selection's blue: the selected row shows the same shape in the palette's
+// highlighted-text colour instead.
+// (Pixmaps at 1x and 2x in a pixmap icon: the SVG icon engine keeps one added pixmap per
+// mode, so it cannot hold both scales.)
+QIcon navigationIcon(const QString& name, const QColor& selected, const QSize& size) {
+  const QIcon drawn(QStringLiteral(":/icons/%1.svg").arg(name));
+  QIcon icon;
+  for (const qreal scale : {1.0, 2.0}) {
+    const QPixmap normal = drawn.pixmap(size, scale);
+    QImage image = normal.toImage().convertToFormat(QImage::Format_ARGB32);
+    for (int y = 0; y < image.height(); ++y) {
+      auto* row = reinterpret_cast<QRgb*>(image.scanLine(y));
+      for (int x = 0; x < image.width(); ++x)
+        row[x] = qRgba(selected.red(), selected.green(), selected.blue(), qAlpha(row[x]));
+    }
+    icon.addPixmap(normal, QIcon::Normal);
+    icon.addPixmap(QPixmap::fromImage(image), QIcon::Selected);
+  }
+  return icon;
+}
 
 ExperimentConfig readPresetResource(const QString& resource) {
   QFile file(resource);
@@ -74,11 +99,13 @@ MainWindow::MainWindow(Preferences* preferences, QWidget* parent)
                {runs_page_, tr("Runs"), QStringLiteral("runs")},
                {results_page_, tr("Results"), QStringLiteral("results")}};
   for (const auto& p : pages) {
-    auto* item = new QListWidgetItem(QIcon(QStringLiteral(":/icons/%1.svg").arg(p.icon)), p.title);
+    auto* item = new QListWidgetItem(p.title);
+    item->setData(Qt::UserRole, p.icon);
     item->setSizeHint(QSize(0, 40));
     nav_->addItem(item);
     stack_->addWidget(p.page);
   }
+  updateNavigationIcons();
   connect(nav_, &QListWidget::currentRowChanged, stack_, &QStackedWidget::setCurrentIndex);
   auto* central = new QWidget;
   auto* layout = new QHBoxLayout(central);
@@ -116,7 +143,10 @@ MainWindow::MainWindow(Preferences* preferences, QWidget* parent)
     statusBar()->showMessage(m, 8000);
   });
 
-  connect(preferences_, &Preferences::themeChanged, this, [](Preferences::Theme t) { applyTheme(t); });
+  connect(preferences_, &Preferences::themeChanged, this, [this](Preferences::Theme t) {
+    applyTheme(t);
+    updateNavigationIcons();  // the highlighted-text colour follows the theme
+  });
   connect(preferences_, &Preferences::runsDirChanged, this, [this](const QString& dir) { runs_page_->setRunsDir(dir); });
   connect(preferences_, &Preferences::recentExperimentsChanged, this, &MainWindow::updateRecentMenu);
 
@@ -468,6 +498,14 @@ void MainWindow::reportError(const QString& title, const QString& message) {
 void MainWindow::showPreferences() {
   PreferencesDialog dialog(preferences_, this);
   dialog.exec();
+}
+
+void MainWindow::updateNavigationIcons() {
+  const QColor selected = QApplication::palette(nav_).color(QPalette::HighlightedText);
+  for (int row = 0; row < nav_->count(); ++row) {
+    QListWidgetItem* item = nav_->item(row);
+    item->setIcon(navigationIcon(item->data(Qt::UserRole).toString(), selected, nav_->iconSize()));
+  }
 }
 
 void MainWindow::showAbout() {

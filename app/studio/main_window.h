@@ -87,6 +87,7 @@ class MainWindow : public QMainWindow {
   void reportError(const QString& title, const QString& message);
   void markDirty();
   void showPreferences();
+  void updateNavigationIcons();
   void showAbout();
 
   Preferences* preferences_;
