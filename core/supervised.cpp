@@ -70,32 +70,31 @@ void restore(torch::nn::Module& m, const std::vector<torch::Tensor>& saved) {
   for (auto& b : m.buffers()) b.copy_(saved[i++]);
 }
 
-// Logits of images (no augmentation) in eval mode, on the CPU.
-torch::Tensor logitsOf(Classifier& model, const Augmenter& aug, const torch::Tensor& images, const torch::Device& device) {
+enum class ClassifierOutput { Logits, Features };
+
+// The classifier's logits, or its encoder's features (before the head), of images without
+// augmentation, in eval mode, in batches of 256, on the CPU.
+torch::Tensor outputsOf(Classifier& model, const Augmenter& aug, const torch::Tensor& images, const torch::Device& device,
+                        ClassifierOutput output) {
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
   std::vector<torch::Tensor> parts;
   for (int64_t start = 0; start < images.size(0); start += 256) {
-    const auto batch = images.slice(0, start, std::min(images.size(0), start + 256)).to(device);
-    parts.push_back(model->forward(aug.prepare(batch)).to(torch::kCPU, torch::kFloat32));
+    const auto batch = aug.prepare(images.slice(0, start, std::min(images.size(0), start + 256)).to(device));
+    const auto out = output == ClassifierOutput::Logits ? model->forward(batch) : model->backbone().forward(batch);
+    parts.push_back(out.to(torch::kCPU, torch::kFloat32));
   }
   model->train(was_training);
   return parts.empty() ? torch::empty({0}) : torch::cat(parts);
 }
 
-// Encoder features (before the head) of images without augmentation, in eval mode, on the CPU.
+torch::Tensor logitsOf(Classifier& model, const Augmenter& aug, const torch::Tensor& images, const torch::Device& device) {
+  return outputsOf(model, aug, images, device, ClassifierOutput::Logits);
+}
+
 torch::Tensor featuresOf(Classifier& model, const Augmenter& aug, const torch::Tensor& images, const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  const bool was_training = model->is_training();
-  model->eval();
-  std::vector<torch::Tensor> parts;
-  for (int64_t start = 0; start < images.size(0); start += 256) {
-    const auto batch = images.slice(0, start, std::min(images.size(0), start + 256)).to(device);
-    parts.push_back(model->backbone().forward(aug.prepare(batch)).to(torch::kCPU, torch::kFloat32));
-  }
-  model->train(was_training);
-  return torch::cat(parts);
+  return outputsOf(model, aug, images, device, ClassifierOutput::Features);
 }
 
 double accuracyOf(const torch::Tensor& logits, const torch::Tensor& labels) {
