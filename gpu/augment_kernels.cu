@@ -1,10 +1,14 @@
-#include "gpu/augment_kernels.h"
+// The kernels of gpu/augment_kernels.h and their launchers (gpu/augment_launch.h). No torch
+// header here: nvcc on them took minutes; the tensor side is gpu/augment_kernels.cpp.
+#include "gpu/augment_launch.h"
 
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
+
+#include "core/augment_columns.h"
+#include "core/augment_math.h"
 
 namespace studio::gpu {
 namespace {
@@ -160,160 +164,47 @@ __global__ void blurColumnsKernel(const float* __restrict__ in, const float* __r
   }
 }
 
-void checkPipeline(const Pipeline& p) {
-  TORCH_CHECK(p.channels >= 1 && p.channels <= augmath::kMaxChannels, "gpu augmentation: 1 to ", augmath::kMaxChannels,
-              " channels, not ", p.channels);
-  TORCH_CHECK(p.out_size > 0 && p.in_height > 0 && p.in_width > 0 && p.blur_kernel > 0 && p.blur_kernel % 2 == 1,
-              "gpu augmentation: bad sizes in the pipeline");
-}
+}  // namespace
 
-torch::Tensor onDevice(const torch::Tensor& t, const torch::Device& device, torch::ScalarType type) {
-  return t.to(device, type, /*non_blocking=*/t.is_pinned()).contiguous();
-}
+namespace launch {
+namespace {
 
-void checkTable(const torch::Tensor& table) {
-  TORCH_CHECK(table.dim() == 2 && table.size(1) == kAugmentColumns, "gpu augmentation: the table must be [N, ",
-              int64_t(kAugmentColumns), "]");
-}
-
-torch::Tensor checkedImages(const torch::Tensor& images, const Pipeline& p) {
-  TORCH_CHECK(images.is_cuda() && images.scalar_type() == torch::kUInt8 && images.dim() == 4,
-              "gpu augmentation: images must be uint8 [M,C,H,W] on a CUDA device");
-  TORCH_CHECK(images.size(1) == p.channels && images.size(2) == p.in_height && images.size(3) == p.in_width,
-              "gpu augmentation: images are ", images.sizes(), " but the pipeline expects [M, ", p.channels, ", ",
-              p.in_height, ", ", p.in_width, "]");
-  return images.contiguous();
-}
-
-torch::Tensor checkedViews(const torch::Tensor& views) {
-  TORCH_CHECK(views.is_cuda() && views.scalar_type() == torch::kFloat32 && views.dim() == 4 &&
-                  views.size(1) <= augmath::kMaxChannels && views.size(2) == views.size(3),
-              "gpu augmentation: views must be float32 [N,C,S,S] on a CUDA device");
-  return views.contiguous();
-}
+cudaStream_t cudaStream(void* stream) { return static_cast<cudaStream_t>(stream); }
 
 }  // namespace
 
-torch::Tensor augmentViews(const torch::Tensor& images, const torch::Tensor& indices, const torch::Tensor& table,
-                           const torch::Tensor& blur_weights, const Pipeline& p) {
-  checkPipeline(p);
-  checkTable(table);
-  const auto src = checkedImages(images, p);
-  const c10::cuda::CUDAGuard guard(src.device());
-  const auto stream = c10::cuda::getCurrentCUDAStream();
-  const int64_t n = table.size(0), C = p.channels, S = p.out_size;
-  torch::Tensor idx;
-  if (indices.defined()) {
-    TORCH_CHECK(indices.dim() == 1 && indices.size(0) == n, "gpu augmentation: one index per table row expected");
-    if (!indices.is_cuda() && n > 0)
-      TORCH_CHECK(indices.min().item<int64_t>() >= 0 && indices.max().item<int64_t>() < src.size(0),
-                  "gpu augmentation: an index is outside [0, ", src.size(0), ")");
-    idx = onDevice(indices, src.device(), torch::kLong);
-  } else {
-    TORCH_CHECK(src.size(0) >= n, "gpu augmentation: ", n, " views but only ", src.size(0), " images");
-  }
-  const auto options = src.options().dtype(torch::kFloat32);
-  auto out = torch::empty({n, C, S, S}, options.memory_format(p.channels_last ? torch::MemoryFormat::ChannelsLast
-                                                                               : torch::MemoryFormat::Contiguous));
-  if (n == 0) return out;
-  const auto tab = onDevice(table, src.device(), torch::kFloat32);
-  auto means = torch::empty({n}, options);
-  auto unit = torch::empty({n, C, S, S}, options);
-  resampleKernel<<<static_cast<unsigned>(n), kThreads, 0, stream>>>(
-      src.data_ptr<uint8_t>(), src.size(0), idx.defined() ? idx.data_ptr<int64_t>() : nullptr, tab.data_ptr<float>(), p,
-      unit.data_ptr<float>(), means.data_ptr<float>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  const int64_t pixels = n * S * S;
-  if (!p.blur) {
-    colorKernel<<<gridFor(pixels), kThreads, 0, stream>>>(unit.data_ptr<float>(), tab.data_ptr<float>(),
-                                                          means.data_ptr<float>(), p, n, true, out.data_ptr<float>());
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-    return out;
-  }
-  TORCH_CHECK(blur_weights.defined() && blur_weights.dim() == 2 && blur_weights.size(0) == n &&
-                  blur_weights.size(1) == p.blur_kernel,
-              "gpu augmentation: blur weights must be [N, blur_kernel] (Augmenter::blurWeights)");
-  const auto w = onDevice(blur_weights, src.device(), torch::kFloat32);
-  colorKernel<<<gridFor(pixels), kThreads, 0, stream>>>(unit.data_ptr<float>(), tab.data_ptr<float>(),
-                                                        means.data_ptr<float>(), p, n, false, unit.data_ptr<float>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  auto rows = torch::empty_like(unit);
-  blurRowsKernel<<<gridFor(pixels * C), kThreads, 0, stream>>>(unit.data_ptr<float>(), w.data_ptr<float>(),
-                                                               p.blur_kernel, p.channels, p.out_size, n,
-                                                               rows.data_ptr<float>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  blurColumnsKernel<<<gridFor(pixels * C), kThreads, 0, stream>>>(rows.data_ptr<float>(), w.data_ptr<float>(),
-                                                                  tab.data_ptr<float>(), means.data_ptr<float>(), p, n,
-                                                                  out.data_ptr<float>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  return out;
+int resample(const uint8_t* images, int64_t num_images, const int64_t* indices, const float* table, const Pipeline& p,
+             int64_t views, float* unit, float* means, void* stream) {
+  resampleKernel<<<static_cast<unsigned>(views), kThreads, 0, cudaStream(stream)>>>(images, num_images, indices, table,
+                                                                                      p, unit, means);
+  return static_cast<int>(cudaGetLastError());
 }
 
-torch::Tensor resampleViews(const torch::Tensor& images, const torch::Tensor& table, const Pipeline& p) {
-  checkPipeline(p);
-  checkTable(table);
-  const auto src = checkedImages(images, p);
-  const int64_t n = table.size(0);
-  TORCH_CHECK(src.size(0) >= n, "gpu augmentation: ", n, " views but only ", src.size(0), " images");
-  const c10::cuda::CUDAGuard guard(src.device());
-  auto unit = torch::empty({n, p.channels, p.out_size, p.out_size}, src.options().dtype(torch::kFloat32));
-  if (n == 0) return unit;
-  const auto tab = onDevice(table, src.device(), torch::kFloat32);
-  resampleKernel<<<static_cast<unsigned>(n), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-      src.data_ptr<uint8_t>(), src.size(0), nullptr, tab.data_ptr<float>(), p, unit.data_ptr<float>(), nullptr);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  return unit;
+int contrastMeans(const float* unit, const float* table, const Pipeline& p, int64_t views, float* means, void* stream) {
+  meanKernel<<<static_cast<unsigned>(views), kThreads, 0, cudaStream(stream)>>>(unit, table, p, means);
+  return static_cast<int>(cudaGetLastError());
 }
 
-torch::Tensor colorViews(const torch::Tensor& unit_views, const torch::Tensor& table, const Pipeline& pipeline) {
-  checkTable(table);
-  const auto in = checkedViews(unit_views);
-  const int64_t n = in.size(0);
-  TORCH_CHECK(table.size(0) == n, "gpu augmentation: one table row per view expected");
-  Pipeline p = pipeline;
-  p.channels = static_cast<int>(in.size(1));
-  p.out_size = static_cast<int>(in.size(2));
-  const c10::cuda::CUDAGuard guard(in.device());
-  const auto stream = c10::cuda::getCurrentCUDAStream();
-  auto out = torch::empty_like(in);
-  if (n == 0) return out;
-  const auto tab = onDevice(table, in.device(), torch::kFloat32);
-  auto means = torch::empty({n}, in.options());
-  meanKernel<<<static_cast<unsigned>(n), kThreads, 0, stream>>>(in.data_ptr<float>(), tab.data_ptr<float>(), p,
-                                                                 means.data_ptr<float>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  colorKernel<<<gridFor(n * p.out_size * p.out_size), kThreads, 0, stream>>>(
-      in.data_ptr<float>(), tab.data_ptr<float>(), means.data_ptr<float>(), p, n, false, out.data_ptr<float>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  return out;
+int color(const float* in, const float* table, const float* means, const Pipeline& p, int64_t views, bool finish,
+          float* out, void* stream) {
+  const int64_t pixels = views * p.out_size * p.out_size;  // one thread per pixel, all channels
+  colorKernel<<<gridFor(pixels), kThreads, 0, cudaStream(stream)>>>(in, table, means, p, views, finish, out);
+  return static_cast<int>(cudaGetLastError());
 }
 
-torch::Tensor blurViews(const torch::Tensor& unit_views, const torch::Tensor& blur_weights, int kernel) {
-  const auto in = checkedViews(unit_views);
-  const int64_t n = in.size(0);
-  TORCH_CHECK(kernel > 0 && kernel % 2 == 1 && blur_weights.dim() == 2 && blur_weights.size(0) == n &&
-                  blur_weights.size(1) == kernel,
-              "gpu augmentation: blur weights must be [N, kernel] with an odd kernel");
-  Pipeline p;
-  p.channels = static_cast<int>(in.size(1));
-  p.out_size = static_cast<int>(in.size(2));
-  p.blur_kernel = kernel;
-  p.blur = true;
-  p.normalize = false;
-  const c10::cuda::CUDAGuard guard(in.device());
-  const auto stream = c10::cuda::getCurrentCUDAStream();
-  auto out = torch::empty_like(in);
-  if (n == 0) return out;
-  const auto w = onDevice(blur_weights, in.device(), torch::kFloat32);
-  auto rows = torch::empty_like(in);
-  const int64_t work = in.numel();
-  blurRowsKernel<<<gridFor(work), kThreads, 0, stream>>>(in.data_ptr<float>(), w.data_ptr<float>(), kernel, p.channels,
-                                                         p.out_size, n, rows.data_ptr<float>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  blurColumnsKernel<<<gridFor(work), kThreads, 0, stream>>>(rows.data_ptr<float>(), w.data_ptr<float>(), nullptr,
-                                                            nullptr, p, n, out.data_ptr<float>());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  return out;
+int blurRows(const float* in, const float* weights, int kernel, int channels, int size, int64_t views, float* out,
+             void* stream) {
+  const int64_t work = views * channels * size * size;
+  blurRowsKernel<<<gridFor(work), kThreads, 0, cudaStream(stream)>>>(in, weights, kernel, channels, size, views, out);
+  return static_cast<int>(cudaGetLastError());
 }
 
+int blurColumns(const float* in, const float* weights, const float* table, const float* means, const Pipeline& p,
+                int64_t views, float* out, void* stream) {
+  const int64_t work = views * p.channels * p.out_size * p.out_size;
+  blurColumnsKernel<<<gridFor(work), kThreads, 0, cudaStream(stream)>>>(in, weights, table, means, p, views, out);
+  return static_cast<int>(cudaGetLastError());
+}
+
+}  // namespace launch
 }  // namespace studio::gpu

@@ -1,13 +1,15 @@
-#include "gpu/normalize_kernel.h"
+// The kernel of gpu/normalize_kernel.h and its launcher (gpu/normalize_launch.h). No torch
+// header here: nvcc on them took minutes; the tensor side is gpu/normalize_kernel.cpp.
+#include "gpu/normalize_launch.h"
 
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
 
 namespace studio::gpu {
 namespace {
 
-constexpr int kMaxChannels = 4;
+constexpr int kMaxChannels = launch::kNormalizeMaxChannels;
 
 struct ChannelAffine {
   float scale[kMaxChannels];  // 1 / (255 * std)
@@ -35,29 +37,22 @@ __global__ void normalizeKernel(const uint8_t* __restrict__ in, float* __restric
 
 }  // namespace
 
-torch::Tensor normalizeUint8(const torch::Tensor& images, const std::vector<float>& mean, const std::vector<float>& std) {
-  TORCH_CHECK(images.is_cuda(), "normalizeUint8: images must be on a CUDA device");
-  TORCH_CHECK(images.scalar_type() == torch::kUInt8 && images.dim() == 4, "normalizeUint8: expected uint8 [N,C,H,W]");
-  const int channels = static_cast<int>(images.size(1));
-  TORCH_CHECK(channels <= kMaxChannels && mean.size() == size_t(channels) && std.size() == size_t(channels),
-              "normalizeUint8: one mean and std per channel (at most 4 channels)");
-  const c10::cuda::CUDAGuard guard(images.device());
-  const auto in = images.contiguous();
-  auto out = torch::empty(in.sizes(), in.options().dtype(torch::kFloat32));
+namespace launch {
+
+int normalize(const uint8_t* in, float* out, int64_t plane, int channels, int64_t total, const float* mean,
+              const float* std, void* stream) {
   ChannelAffine affine{};
   for (int c = 0; c < channels; ++c) {
     affine.scale[c] = 1.0f / (255.0f * std[c]);
     affine.shift[c] = -mean[c] / std[c];
   }
-  const int64_t total = in.numel();
-  if (total == 0) return out;
   const int threads = 256;
   const int64_t work = (total + 3) / 4;  // one thread per four pixels
   const int64_t blocks = (work + threads - 1) / threads;
-  normalizeKernel<<<static_cast<unsigned>(blocks), threads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-      in.data_ptr<uint8_t>(), out.data_ptr<float>(), in.size(2) * in.size(3), channels, total, affine);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  return out;
+  normalizeKernel<<<static_cast<unsigned>(blocks), threads, 0, static_cast<cudaStream_t>(stream)>>>(
+      in, out, plane, channels, total, affine);
+  return static_cast<int>(cudaGetLastError());
 }
 
+}  // namespace launch
 }  // namespace studio::gpu
