@@ -1001,5 +1001,5 @@ void TestCli::badImportInput() {
                    {"stretch"});
 }
 
-QTEST_MAIN(TestCli)
+STUDIO_TEST_MAIN(TestCli)
 #include "test_cli.moc"

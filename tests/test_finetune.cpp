@@ -448,5 +448,5 @@ class TestFinetune : public QObject {
   std::string dir_, bars_;
 };
 
-QTEST_MAIN(TestFinetune)
+STUDIO_TEST_MAIN(TestFinetune)
 #include "test_finetune.moc"

