@@ -6,6 +6,10 @@
 #include <QListWidget>
 
 #include <QAction>
+#include <QComboBox>
+#include <QScreen>
+#include <QStackedWidget>
+#include <QStyle>
 #include <QElapsedTimer>
 #include <QSettings>
 #include <QTableView>
@@ -145,6 +149,85 @@ class GuiTest : public QObject {
         }
       QVERIFY2(opaque > 10, qPrintable(nav->item(row)->text() + QStringLiteral(": the icon drew nothing")));
     }
+  }
+
+  // A first start with nothing remembered opens at a size that fits the screen and its
+  // pages, centred; Qt's default would be the layout's minimum hint.
+  void firstWindowFitsTheScreen() {
+    QSettings settings(QString::fromStdString(test::scratchDir("gui-first-start") + "/settings.ini"), QSettings::IniFormat);
+    Preferences fresh(&settings, nullptr);
+    MainWindow w(&fresh);
+    const QRect available = w.screen()->availableGeometry();
+    const QSize expected = QSize(MainWindow::kPreferredWidth, MainWindow::kPreferredHeight)
+                               .boundedTo(available.size() * 0.95)
+                               .expandedTo(w.minimumSize());
+    QCOMPARE(w.size(), expected);
+    // Centred in the free area (the offscreen screen may be smaller than the minimum size).
+    QVERIFY2(std::abs(w.geometry().center().x() - available.center().x()) <= 1 &&
+                 std::abs(w.geometry().center().y() - available.center().y()) <= 1,
+             qPrintable(QStringLiteral("window %1,%2 %3x%4 in %5,%6 %7x%8")
+                            .arg(w.geometry().x()).arg(w.geometry().y()).arg(w.width()).arg(w.height())
+                            .arg(available.x()).arg(available.y()).arg(available.width()).arg(available.height())));
+  }
+
+  // At 1024x640, the smallest screen the studio supports, every page is usable: its layout's
+  // minimum fits (nothing is squeezed over its neighbours), no combo box is narrower than its
+  // text, and class names in tables are shown whole.
+  void everyPageIsUsableAt1024x640() {
+    auto w = makeWindow();
+    w->resize(1024, 640);
+    loadData(*w);
+    const QStringList classes = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+    QCoreApplication::processEvents();
+    auto* stack = w->findChild<QStackedWidget*>();
+    QVERIFY(stack);
+    int class_cells = 0;
+    for (int page = MainWindow::DataPageIndex; page <= MainWindow::ResultsPageIndex; ++page) {
+      w->showPage(static_cast<MainWindow::Page>(page));
+      QCoreApplication::processEvents();
+      QWidget* current = stack->currentWidget();
+      const QString where = QStringLiteral("page %1 (%2)").arg(page).arg(QString::fromLatin1(current->metaObject()->className()));
+      const QSize minimum = current->minimumSizeHint();
+      // STUDIO_DEBUG_LAYOUT=1 lists the wide and tall widgets: what sets a page's minimum.
+      if (qEnvironmentVariableIsSet("STUDIO_DEBUG_LAYOUT"))
+        for (QWidget* child : current->findChildren<QWidget*>())
+          if (child->isVisibleTo(w.get()) && (child->minimumSizeHint().width() > 150 || child->minimumSizeHint().height() > 150))
+            qInfo("%s %s min %dx%d", child->metaObject()->className(), qPrintable(child->objectName()), child->minimumSizeHint().width(), child->minimumSizeHint().height());
+      QVERIFY2(minimum.width() <= stack->width() && minimum.height() <= stack->height(),
+               qPrintable(QStringLiteral("%1 needs at least %2x%3 but has %4x%5")
+                              .arg(where).arg(minimum.width()).arg(minimum.height()).arg(stack->width()).arg(stack->height())));
+      for (QComboBox* combo : current->findChildren<QComboBox*>()) {
+        if (!combo->isVisibleTo(w.get()) || combo->sizeAdjustPolicy() == QComboBox::AdjustToMinimumContentsLengthWithIcon)
+          continue;
+        // What the shown text needs: a combo box of the same style holding only that text.
+        QComboBox probe;
+        probe.setFont(combo->font());
+        probe.setEditable(combo->isEditable());
+        probe.setSizeAdjustPolicy(QComboBox::AdjustToContents);
+        probe.addItem(combo->itemIcon(combo->currentIndex()), combo->currentText());
+        probe.setIconSize(combo->iconSize());
+        const int needed = probe.sizeHint().width();
+        QVERIFY2(combo->width() >= needed, qPrintable(QStringLiteral("%1: combo box \"%2\" is %3 px wide, its text needs %4")
+                                                          .arg(where, combo->currentText()).arg(combo->width()).arg(needed)));
+      }
+      for (QAbstractItemView* view : current->findChildren<QAbstractItemView*>()) {
+        auto* table = qobject_cast<QTableView*>(view);
+        if (!table || !table->isVisibleTo(w.get()) || !table->model()) continue;
+        const QAbstractItemModel* model = table->model();
+        for (int row = 0; row < std::min(model->rowCount(), 50); ++row)
+          for (int column = 0; column < model->columnCount(); ++column) {
+            const QString text = model->index(row, column).data(Qt::DisplayRole).toString();
+            if (!classes.contains(text) || table->isColumnHidden(column)) continue;
+            ++class_cells;
+            const int needed = table->fontMetrics().horizontalAdvance(text) + 2 * table->style()->pixelMetric(QStyle::PM_FocusFrameHMargin);
+            QVERIFY2(table->columnWidth(column) >= needed,
+                     qPrintable(QStringLiteral("%1: class name \"%2\" in a column %3 px wide, needs %4")
+                                    .arg(where, text).arg(table->columnWidth(column)).arg(needed)));
+          }
+      }
+    }
+    QVERIFY2(class_cells >= 10, "the data page's class table was not checked");
   }
 
   void experimentFileRoundTrips() {

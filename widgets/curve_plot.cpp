@@ -170,9 +170,18 @@ CurvePlot::CurvePlot(const QString& title, const QString& x_label, const QString
   tools->setContentsMargins(0, 0, 0, 0);
   tools->setSpacing(2);
   tools->addStretch(1);
-  for (QAction* action : {reset_action_, export_png_action_, export_pdf_action_, export_csv_action_}) {
-    auto* button = new QToolButton(this);
-    button->setDefaultAction(action);
+  // "Reset view" and one "Export" menu: four buttons made every plot 375 px wide at least,
+  // too wide for two plots side by side on a 1024-pixel screen.
+  auto* reset_button = new QToolButton(this);
+  reset_button->setDefaultAction(reset_action_);
+  auto* export_menu = new QMenu(this);
+  export_menu->addActions({export_png_action_, export_pdf_action_, export_csv_action_});
+  auto* export_button = new QToolButton(this);
+  export_button->setText(tr("Export"));
+  export_button->setToolTip(tr("Save the chart as PNG or PDF, or its points as CSV"));
+  export_button->setMenu(export_menu);
+  export_button->setPopupMode(QToolButton::InstantPopup);
+  for (QToolButton* button : {reset_button, export_button}) {
     button->setToolButtonStyle(Qt::ToolButtonTextOnly);
     button->setAutoRaise(true);
     button->setFocusPolicy(Qt::TabFocus);  // reachable with Tab, without stealing focus on click

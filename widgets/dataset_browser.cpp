@@ -14,6 +14,7 @@
 #include <QSlider>
 #include <QSplitter>
 #include <QStackedWidget>
+#include <QScrollBar>
 #include <QTableWidget>
 #include <QTreeWidget>
 #include <QVBoxLayout>
@@ -38,6 +39,9 @@ DatasetBrowser::DatasetBrowser(QWidget* parent) : QWidget(parent), model_(new Im
   class_filter_ = new QComboBox(this);
   class_filter_->setObjectName(QStringLiteral("classFilter"));
   class_filter_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  // Never narrower than its text ("All classes (6" on a small screen): the layout takes the
+  // room from the stretch beside it instead.
+  class_filter_->setSizePolicy(QSizePolicy::Minimum, QSizePolicy::Fixed);
   class_filter_->setToolTip(
       tr("Which images the grid shows: all, one class, the unlabeled ones, or a selection "
          "made elsewhere (for example a lasso in the embedding map)."));
@@ -69,8 +73,7 @@ DatasetBrowser::DatasetBrowser(QWidget* parent) : QWidget(parent), model_(new Im
   bar->addSpacing(12);
   bar->addWidget(size_label);
   bar->addWidget(size_slider_);
-  bar->addSpacing(12);
-  bar->addWidget(totals_, 1);
+  bar->addStretch(1);
 
   view_ = new QListView(this);
   view_->setObjectName(QStringLiteral("imageGrid"));
@@ -102,6 +105,8 @@ DatasetBrowser::DatasetBrowser(QWidget* parent) : QWidget(parent), model_(new Im
   counts_->setObjectName(QStringLiteral("classCounts"));
   counts_->setHorizontalHeaderLabels({tr("Class"), tr("Images"), tr("Share")});
   counts_->verticalHeader()->hide();
+  counts_->setWordWrap(false);  // one line per class: "T-shirt/top" must not break at the slash
+  counts_->setTextElideMode(Qt::ElideMiddle);
   counts_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
   counts_->horizontalHeader()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
   counts_->horizontalHeader()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
@@ -137,8 +142,11 @@ DatasetBrowser::DatasetBrowser(QWidget* parent) : QWidget(parent), model_(new Im
   split->setStretchFactor(1, 1);
   split->setChildrenCollapsible(false);
 
+  // The totals on a line of their own: beside the controls they made the page too wide for
+  // a 1024-pixel screen.
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(bar);
+  layout->addWidget(totals_);
   layout->addWidget(split, 1);
 
   connect(class_filter_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { applyComboFilter(); });
@@ -277,6 +285,22 @@ void DatasetBrowser::rebuildCountsTable() {
   for (size_t c = 0; c < class_counts_.size(); ++c)
     addRow(model_->className(static_cast<int64_t>(c)), class_counts_[c], static_cast<int>(c));
   if (unlabeled_count_ > 0) addRow(tr("Unlabeled"), unlabeled_count_, kUnlabeled);
+  fitCountsTable();
+}
+
+void DatasetBrowser::fitCountsTable() {
+  // The pane is as wide as the longest class name and the counts need, so the splitter
+  // cannot squeeze names into "Pullo..." on a small screen; an imported folder's very long
+  // names are the exception: past kMaxCountsWidth they elide, and the tooltip says them whole.
+  constexpr int kMaxCountsWidth = 360;
+  QHeaderView* header = counts_->horizontalHeader();
+  const QAbstractItemView* view = counts_;  // QTableView hides the public sizeHintForColumn
+  int width = 2 * counts_->frameWidth() + counts_->verticalScrollBar()->sizeHint().width();
+  for (int column = 0; column < counts_->columnCount(); ++column)
+    width += std::max(view->sizeHintForColumn(column), header->sectionSizeHint(column));
+  for (int row = 0; row < counts_->rowCount(); ++row)
+    if (QTableWidgetItem* item = counts_->item(row, 0)) item->setToolTip(item->text());
+  counts_->setMinimumWidth(std::min(width, kMaxCountsWidth));
 }
 
 void DatasetBrowser::applyComboFilter() {

@@ -61,6 +61,7 @@ class DatasetBrowser : public QWidget {
  private:
   void rebuildClassFilter();
   void rebuildCountsTable();
+  void fitCountsTable();
   void applyComboFilter();
   void applyThumbnailSide(int side);
   void updateTotals();

@@ -48,7 +48,10 @@ DataPage::DataPage(QWidget* parent) : QWidget(parent) {
   kind_->addItem(tr("MNIST (IDX folder)"), QStringLiteral("mnist"));
   kind_->addItem(tr("CIFAR-10 (binary folder)"), QStringLiteral("cifar10"));
   kind_->addItem(tr("CIFAR-100 (binary folder)"), QStringLiteral("cifar100"));
-  kind_->addItem(tr("Packed dataset (.csds, e.g. your imported images)"), QStringLiteral("packed"));
+  // Short item texts: the longest sets the form's width, which must fit a 1024-pixel screen.
+  kind_->addItem(tr("Packed dataset (.csds)"), QStringLiteral("packed"));
+  kind_->setItemData(kind_->count() - 1, tr("A packed dataset file, e.g. a folder of your images imported by the studio"),
+                     Qt::ToolTipRole);
   path_ = new QLineEdit;
   path_->setPlaceholderText(tr("Built-in location"));
   browse_ = new QPushButton(tr("&Browse…"));

@@ -13,6 +13,8 @@
 #include <QMenuBar>
 #include <QPalette>
 #include <QPixmap>
+#include <QScreen>
+#include <QGuiApplication>
 #include <QMessageBox>
 #include <QStackedWidget>
 #include <QStatusBar>
@@ -72,7 +74,7 @@ ExperimentConfig readPresetResource(const QString& resource) {
 MainWindow::MainWindow(Preferences* preferences, QWidget* parent)
     : QMainWindow(parent), preferences_(preferences), engine_(new EngineController(this)) {
   setWindowIcon(QIcon(QStringLiteral(":/icons/contrastive-studio.svg")));
-  setMinimumSize(900, 600);
+  setMinimumSize(kMinimumWidth, kMinimumHeight);
 
   data_page_ = new DataPage;
   augment_page_ = new AugmentPage;
@@ -161,12 +163,25 @@ MainWindow::MainWindow(Preferences* preferences, QWidget* parent)
   updateRecentMenu();
   updateActions();
 
-  restoreGeometry(preferences_->windowGeometry());
+  if (!restoreGeometry(preferences_->windowGeometry())) fitToScreen();
   restoreState(preferences_->windowState());
   nav_->setCurrentRow(std::clamp(preferences_->lastPage(), 0, nav_->count() - 1));
 }
 
 MainWindow::~MainWindow() = default;
+
+void MainWindow::fitToScreen() {
+  // The first start (nothing remembered yet): a size at which every page shows its plots,
+  // tables and forms readably, within the screen's free area, centred. Qt's default is the
+  // layout's minimum hint, about 2/3 of a laptop screen, where tables and combo boxes elide.
+  const QScreen* screen = this->screen() ? this->screen() : QGuiApplication::primaryScreen();
+  if (!screen) return;
+  const QRect available = screen->availableGeometry();
+  const QSize wanted = QSize(kPreferredWidth, kPreferredHeight).expandedTo(minimumSizeHint());
+  const QSize size = wanted.boundedTo(available.size() * 0.95).expandedTo(minimumSize());
+  resize(size);
+  move(available.center() - QPoint(size.width() / 2, size.height() / 2));
+}
 
 void MainWindow::createActions() {
   start_action_ = new QAction(style()->standardIcon(QStyle::SP_MediaPlay), tr("&Start training"), this);

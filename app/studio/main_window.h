@@ -39,6 +39,11 @@ class MainWindow : public QMainWindow {
     ResultsPageIndex
   };
 
+  // The first window's size where the screen allows (then the user's, remembered), and the
+  // smallest at which every page stays usable (a 1024x640 screen, less the window frame).
+  static constexpr int kPreferredWidth = 1440, kPreferredHeight = 900;
+  static constexpr int kMinimumWidth = 900, kMinimumHeight = 600;
+
   explicit MainWindow(Preferences* preferences, QWidget* parent = nullptr);
   ~MainWindow() override;
 
@@ -83,6 +88,7 @@ class MainWindow : public QMainWindow {
   void applyPreset(const QString& resource);
   void updateActions();
   void updateTitle();
+  void fitToScreen();
   void updateRecentMenu();
   void reportError(const QString& title, const QString& message);
   void markDirty();

@@ -16,6 +16,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QScrollArea>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QTableWidget>
@@ -249,10 +250,19 @@ ResultsPage::ResultsPage(QWidget* parent) : QWidget(parent) {
   sv->addWidget(new QLabel(tr("Near-duplicates within the training images")));
   sv->addWidget(duplicate_list_, 1);
 
+  // The two tall tabs scroll on a small screen (1024x640) instead of setting the page's
+  // minimum height.
+  const auto scrolling = [](QWidget* page) {
+    auto* area = new QScrollArea;
+    area->setWidget(page);
+    area->setWidgetResizable(true);
+    area->setFrameShape(QFrame::NoFrame);
+    return area;
+  };
   tabs_ = new QTabWidget;
   tabs_->addTab(study_split, tr("Label efficiency"));
-  tabs_->addTab(per_class, tr("Per class"));
-  tabs_->addTab(scan_page, tr("Duplicates && leaks"));
+  tabs_->addTab(scrolling(per_class), tr("Per class"));
+  tabs_->addTab(scrolling(scan_page), tr("Duplicates && leaks"));
 
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(run_label_);

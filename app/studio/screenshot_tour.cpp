@@ -37,6 +37,31 @@ void ScreenshotTour::grabPage(int page, const QString& name) {
     return;
   }
   std::printf("screenshots: wrote %s\n", qPrintable(path));
+  grabbed_.push_back({page, name});
+}
+
+void ScreenshotTour::grabEveryPageAtOtherSizes() {
+  // Every page again, as the demo left it, on a small laptop screen and on a full-HD one:
+  // every page must stay usable at the smallest (docs/screenshots/1024x640/) and use the space
+  // at the largest. After the tour, so that no demo step runs inside these grabs.
+  for (const QSize& size : {QSize(1024, 640), QSize(1920, 1080)}) {
+    const QString dir = out_dir_ + QStringLiteral("/%1x%2").arg(size.width()).arg(size.height());
+    if (!QDir().mkpath(dir)) {
+      fail(QStringLiteral("cannot create %1").arg(dir));
+      return;
+    }
+    window_->resize(size);
+    for (const auto& [page, name] : grabbed_) {
+      window_->showPage(static_cast<MainWindow::Page>(page));
+      QApplication::processEvents();
+      const QString path = dir + QLatin1Char('/') + name + QStringLiteral(".png");
+      if (!window_->grab().save(path)) {
+        fail(QStringLiteral("could not write %1").arg(path));
+        return;
+      }
+      std::printf("screenshots: wrote %s\n", qPrintable(path));
+    }
+  }
 }
 
 void ScreenshotTour::start() {
@@ -145,6 +170,7 @@ void ScreenshotTour::grabResults() {
   connect(page, &ResultsPage::studyFinished, this, [this]() {
     QTimer::singleShot(kSettleMs, this, [this]() {
       grabPage(MainWindow::ResultsPageIndex, QStringLiteral("results"));
+      grabEveryPageAtOtherSizes();
       QApplication::exit(0);
     });
   });

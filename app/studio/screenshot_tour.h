@@ -6,6 +6,9 @@
 #include <QObject>
 #include <QString>
 
+#include <utility>
+#include <vector>
+
 namespace studio {
 
 class MainWindow;
@@ -21,10 +24,12 @@ class ScreenshotTour : public QObject {
   void fail(const QString& message);
   void finishTraining();
   void grabResults();
+  void grabEveryPageAtOtherSizes();
 
   MainWindow* window_;
   QString out_dir_;
   QString run_dir_;
+  std::vector<std::pair<int, QString>> grabbed_;  // (page, file name) in tour order
   bool layout_done_ = false, run_done_ = false, finishing_ = false;
 };
 
