@@ -60,12 +60,16 @@ def parse_args():
     return p.parse_args()
 
 
+FAILED = []  # every command that failed: the benchmark then exits 1, whatever it could still print
+
+
 def run_json(cmd, env=None):
     t0 = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
     if proc.returncode != 0 or not lines:
         sys.stderr.write("command failed (%d): %s\n%s\n" % (proc.returncode, " ".join(cmd), proc.stderr[-3000:]))
+        FAILED.append(" ".join(cmd[:2]) + " (exit %d)" % proc.returncode)
         return None
     r = json.loads(lines[-1])
     r["command_seconds"] = time.time() - t0
@@ -242,6 +246,9 @@ def main():
         with open(a.json, "w") as f:
             json.dump({"device": a.device, "host": platform.node(), "cores": cpu_count, "peak": peak, "results": results}, f,
                       indent=1)
+    if FAILED:
+        sys.stderr.write("%d command(s) failed, their cells are '-': %s\n" % (len(FAILED), "; ".join(FAILED)))
+        return 1
     return 0
 
 

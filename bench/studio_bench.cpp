@@ -32,6 +32,7 @@
 #include "core/augment.h"
 #include "core/augment_fused.h"
 #include "core/config.h"
+#include "core/crash_report.h"
 #include "core/dataset.h"
 #include "core/device.h"
 #include "core/error.h"
@@ -245,7 +246,10 @@ int run(const Args& a) {
   std::vector<double> losses;
   const auto t0 = std::chrono::steady_clock::now();
   trainer.run([&](const studio::MetricsRecord& r) {
-    if (r.kind == "info" && plan.empty()) plan = r.text;
+    if (r.kind == "info" && plan.empty()) {
+      plan = r.text;
+      std::cerr << "studio-bench: " << plan << std::endl;  // where a crash report would start from
+    }
     if (r.kind != "step") return true;
     losses.push_back(r.value("loss"));
     if (r.step > warmup && r.step <= warmup + steps) plain_ms.push_back(r.value("step_ms"));
@@ -355,6 +359,7 @@ int matmul(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  studio::installCrashReport("studio-bench");
   studio::loadCudaSupport();  // before anything asks torch about CUDA
   try {
     const Args a = parse(argc, argv);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "core/crash_report.h"
 #include "core/device.h"
 #include "gpu/device_info.h"
 #include "gpu/gpu_checks.h"
@@ -28,6 +29,7 @@ int report(const std::vector<studio::gpu::CheckResult>& results) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  studio::installCrashReport("studio-gpu-check");
   studio::loadCudaSupport();  // before anything asks torch about CUDA
   if (!studio::cudaAvailable()) {
     std::printf("studio-gpu-check: no CUDA device is available here; nothing was checked (SKIPPED)\n");

@@ -7,8 +7,11 @@
 #include <QProcessEnvironment>
 #include <QTest>
 
+#include <execinfo.h>
 #include <signal.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -26,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/test_support.h"
+#include "core/crash_report.h"
 #include "core/error.h"
 #include "core/npy.h"
 #include "core/packed_dataset.h"
@@ -264,6 +268,7 @@ class TestCli : public QObject {
   void badRunInput();
   void badArguments();
   void badImportInput();
+  void crashReportNamesTheSignal();
 
  private:
   // A fresh, empty scratch folder for one test function.
@@ -975,6 +980,36 @@ void TestCli::badArguments() {
   fs::create_directories(fake);
   writeAll(fake / "config.json", "{}");
   EXPECT_BAD_INPUT(runCli({"eval", "fake-run", "--runs-dir", runs.string(), "--k", "abc"}, kQuickTimeoutMs), {"--k", "abc"});
+}
+
+// The CLI, the benchmark and the GPU check install the crash report: a fatal signal prints
+// the program, the signal and a backtrace on stderr, and the process still dies of that
+// signal (callers read the exit status). Checked in a forked child so the suite survives.
+void TestCli::crashReportNamesTheSignal() {
+  void* warm[1];
+  ::backtrace(warm, 1);  // libgcc loaded here, not in the forked child of a threaded process
+  int fds[2];
+  QVERIFY(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  QVERIFY(pid >= 0);
+  if (pid == 0) {
+    ::dup2(fds[1], STDERR_FILENO);
+    ::close(fds[0]);
+    studio::installCrashReport("crash-test");
+    ::raise(SIGSEGV);
+    ::_exit(0);  // not reached: the report re-raises with the default action
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, size_t(n));
+  ::close(fds[0]);
+  int status = 0;
+  QCOMPARE(::waitpid(pid, &status, 0), pid);
+  QVERIFY2(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, qPrintable(QString("status %1").arg(status)));
+  QVERIFY2(text.rfind("crash-test: fatal signal SIGSEGV", 0) == 0, text.c_str());
+  // At least the handler's own frame and the frame that raised: one line each after the header.
+  QVERIFY2(std::count(text.begin(), text.end(), '\n') >= 3, text.c_str());
 }
 
 void TestCli::badImportInput() {

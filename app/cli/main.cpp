@@ -22,6 +22,7 @@
 
 #include "app/cli/progress_printer.h"
 #include "core/config.h"
+#include "core/crash_report.h"
 #include "core/dataset.h"
 #include "core/device.h"
 #include "core/duplicate_scan.h"
@@ -927,6 +928,7 @@ int cmdInfo(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  studio::installCrashReport("contrastive-cli");
   studio::loadCudaSupport();  // before anything asks torch about CUDA
   try {
     for (int i = 1; i < argc; ++i) {
