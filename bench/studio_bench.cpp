@@ -40,6 +40,7 @@
 #include "core/packed_dataset.h"
 #include "core/synthetic_dataset.h"
 #include "core/trainer.h"
+#include "gpu/register_kernels.h"
 
 namespace {
 
@@ -361,6 +362,7 @@ int matmul(const Args& a) {
 int main(int argc, char** argv) {
   studio::installCrashReport("studio-bench");
   studio::loadCudaSupport();  // before anything asks torch about CUDA
+  studio::gpu::registerDeviceKernels();  // this build's CUDA kernels, if it has any
   try {
     const Args a = parse(argc, argv);
     if (a.command == "configs") {

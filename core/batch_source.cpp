@@ -9,11 +9,8 @@
 #include <chrono>
 
 #include "core/augment_fused.h"
+#include "core/device_kernels.h"
 #include "core/error.h"
-
-#if STUDIO_HAVE_GPU_KERNELS
-#include "gpu/augment_kernels.h"
-#endif
 
 namespace studio {
 
@@ -22,10 +19,8 @@ BatchSource::BatchSource(const torch::Tensor& images, const Augmenter& augmenter
   TORCH_CHECK(host_images_.device().is_cpu() && host_images_.scalar_type() == torch::kUInt8 && host_images_.dim() == 4,
               "BatchSource: the images must be uint8 [N,C,H,W] on the CPU");
   if (options_.device.is_cuda() && options_.plan.resident) device_images_ = host_images_.to(options_.device);
-#if !STUDIO_HAVE_GPU_KERNELS
-  TORCH_CHECK(!(options_.device.is_cuda() && options_.plan.fused_augment),
-              "BatchSource: this build has no CUDA kernels to augment with");
-#endif
+  TORCH_CHECK(!(options_.device.is_cuda() && options_.plan.fused_augment && !deviceKernels()),
+              "BatchSource: no CUDA kernels are registered to augment with");
 }
 
 BatchSource::~BatchSource() { stop(); }
@@ -98,13 +93,11 @@ torch::Tensor BatchSource::finish(Prepared& p) const {
   if (!o.device.is_cuda()) return p.views;
   auto upload = [&](const torch::Tensor& t) { return t.to(o.device, /*non_blocking=*/true); };
   const int64_t count = p.table.size(0) / 2;
-#if STUDIO_HAVE_GPU_KERNELS
   if (o.plan.fused_augment) {
     const auto src = o.plan.resident ? device_images_ : upload(p.batch);
-    return gpu::augmentViews(src, upload(p.indices), upload(p.table), p.weights.defined() ? upload(p.weights) : torch::Tensor(),
-                             p.pipeline);
+    return deviceKernels()->augment_views(src, upload(p.indices), upload(p.table),
+                                          p.weights.defined() ? upload(p.weights) : torch::Tensor(), p.pipeline);
   }
-#endif
   const auto batch =
       o.plan.resident ? device_images_.index_select(0, upload(p.indices.slice(0, 0, count))) : upload(p.batch);
   AugmentParams p1, p2;

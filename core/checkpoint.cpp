@@ -1,12 +1,11 @@
 #include "core/checkpoint.h"
 
-#include <unistd.h>
-
 #include <torch/torch.h>
 
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace fs = std::filesystem;
 
@@ -90,17 +89,11 @@ void saveCheckpoint(const std::string& path, ContrastiveModel& model, const Trai
     archive.write("optimizer", optimizer_archive);
   }
   fs::create_directories(fs::path(path).parent_path());
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   try {
-    archive.save_to(tmp);
+    writeFileAtomically(path, [&](std::ostream& out) { archive.save_to(out); });
   } catch (const c10::Error& e) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
     throwFailure(path + ": checkpoint could not be written (" + e.what_without_backtrace() + ")");
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throwFailure(path + ": checkpoint could not be moved into place (" + ec.message() + ")");
 }
 
 CheckpointInfo readCheckpointInfo(const std::string& path) {

@@ -14,15 +14,10 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/text_format.h"
 
 namespace studio {
 namespace {
-
-std::string formatNumber(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
 
 // Reads one JSON object, tracking the key path for messages and refusing unknown keys.
 class ObjectReader {

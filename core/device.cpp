@@ -9,10 +9,7 @@
 
 #include "core/error.h"
 
-#if STUDIO_HAVE_GPU_KERNELS
-#include "gpu/captured_step.h"
-#include "gpu/device_info.h"
-#endif
+#include "core/device_kernels.h"
 
 namespace studio {
 
@@ -96,24 +93,23 @@ std::string describeDevice(const c10::Device& device) {
 
 DeviceFacts queryDeviceFacts(const c10::Device& device) {
   DeviceFacts facts;
-#if STUDIO_HAVE_GPU_KERNELS
-  facts.kernels = true;
-  facts.cuda_graphs = gpu::cudaGraphsAvailable();
-#endif
+  const DeviceKernels* kernels = deviceKernels();
+  facts.kernels = kernels != nullptr;
+  facts.cuda_graphs = kernels && kernels->cuda_graphs_available();
   if (!device.is_cuda()) return facts;
   const int index = device.has_index() ? device.index() : 0;
-#if STUDIO_HAVE_GPU_KERNELS
-  try {
-    const gpu::DeviceInfo info = gpu::deviceInfo(index);
-    facts.name = info.name;
-    facts.free_bytes = static_cast<int64_t>(info.free_bytes);
-    facts.total_bytes = static_cast<int64_t>(info.total_bytes);
-    facts.bf16 = info.supportsBfloat16();
-    return facts;
-  } catch (const std::exception&) {
-    // Fall through to what torch itself can say.
+  if (kernels) {
+    try {
+      const GpuFacts gpu = kernels->gpu_facts(index);
+      facts.name = gpu.name;
+      facts.free_bytes = gpu.free_bytes;
+      facts.total_bytes = gpu.total_bytes;
+      facts.bf16 = gpu.bf16;
+      return facts;
+    } catch (const std::exception&) {
+      // Fall through to what torch itself can say.
+    }
   }
-#endif
   try {
     const auto [free, total] = c10::getDeviceAllocator(c10::kCUDA)->getMemoryInfo(static_cast<c10::DeviceIndex>(index));
     facts.free_bytes = static_cast<int64_t>(free);

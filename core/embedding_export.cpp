@@ -1,7 +1,5 @@
 #include "core/embedding_export.h"
 
-#include <unistd.h>
-
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
@@ -70,28 +68,6 @@ torch::Tensor labelsOrUnknown(const torch::Tensor& labels, int64_t n, const std:
   if (n > 0 && out.min().item<int64_t>() < -1)
     throwBadInput("labels: expected class indices or -1 (unknown), found " + std::to_string(out.min().item<int64_t>()));
   return out;
-}
-
-// Streams into a temporary file beside path, then renames it over path.
-void writeStreamAtomically(const std::string& path, const std::function<void(std::ofstream&)>& fill) {
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long long>(::getpid()));
-  try {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throwFailure(path + ": cannot be written (" + std::string(std::strerror(errno)) + ")");
-    fill(out);
-    out.flush();
-    if (!out) throwFailure(path + ": write failed (" + std::string(std::strerror(errno)) + ")");
-  } catch (...) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw;
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throwFailure(path + ": cannot be replaced (" + ec.message() + ")");
-  }
 }
 
 // The Projector splits metadata on tabs and lines: a class name keeps its words, not those.
@@ -169,7 +145,7 @@ std::vector<std::string> exportProjectorTsv(const std::string& folder, const tor
   const std::string config_path = (fs::path(folder) / "projector_config.json").string();
   const std::string pbtxt_path = (fs::path(folder) / "projector_config.pbtxt").string();
 
-  writeStreamAtomically(tensors_path, [&](std::ofstream& out) {
+  writeFileAtomically(tensors_path, [&](std::ostream& out) {
     const float* values = x.data_ptr<float>();
     std::string buffer;
     buffer.reserve(kFlushBytes + 64 * static_cast<size_t>(d));

@@ -1,16 +1,14 @@
 #include "core/npy.h"
 
-#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <random>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace studio {
 namespace {
@@ -60,14 +58,6 @@ std::string shapeText(const std::vector<int64_t>& shape) {
   return s + ")";
 }
 
-// Same folder as the target so the final rename stays on one filesystem (and is atomic).
-fs::path tempPathFor(const fs::path& target) {
-  static std::atomic<unsigned> counter{0};
-  std::random_device rd;
-  std::ostringstream name;
-  name << "." << target.filename().string() << ".tmp" << std::hex << rd() << "-" << counter++;
-  return target.parent_path() / name.str();
-}
 
 // ---- reading the header: a Python dict literal ------------------------------------------
 
@@ -226,27 +216,10 @@ void writeNpy(const std::string& path, const std::string& dtype, const std::vect
   head.append(headerLen - dict.size() - 1, ' ');
   head += '\n';
 
-  const fs::path target(path);
-  const fs::path temp = tempPathFor(target);
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throwFailure(path + ": cannot create " + temp.string() + " (" + std::strerror(errno) + ")");
+  writeFileAtomically(path, [&](std::ostream& out) {
     out.write(head.data(), static_cast<std::streamsize>(head.size()));
     if (dataBytes > 0) out.write(static_cast<const char*>(data), static_cast<std::streamsize>(dataBytes));
-    out.close();
-    if (!out) {
-      std::error_code ignored;
-      fs::remove(temp, ignored);
-      throwFailure(path + ": writing " + std::to_string(head.size() + dataBytes) + " bytes failed");
-    }
-  }
-  std::error_code ec;
-  fs::rename(temp, target, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
-    throwFailure(path + ": cannot replace the file (" + ec.message() + ")");
-  }
+  });
 }
 
 NpyArray readNpy(const std::string& path) {

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace studio {
 namespace {
@@ -74,13 +75,6 @@ std::string labelProblem(const std::vector<int32_t>& labels, size_t class_count)
 
 std::string ioError(const std::string& path, const std::string& what, int err) {
   return path + ": " + what + ": " + std::strerror(err);
-}
-
-// Writes all of buf or throws Failure; errno from fwrite names the cause (disk full, EIO).
-void writeAll(std::FILE* f, const void* buf, size_t n, const std::string& path) {
-  if (n == 0) return;
-  errno = 0;
-  if (std::fwrite(buf, 1, n, f) != n) throwFailure(ioError(path, "write failed", errno ? errno : EIO));
 }
 
 const Json& requireKey(const Json& manifest, const char* key, const std::string& path) {
@@ -180,35 +174,12 @@ void writePackedDataset(const std::string& path, const PackedDataset& data) {
   putUint64Le(header + 8, text.size());
   const std::vector<uint8_t> labels = labelBytes(data.labels);
 
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long long>(::getpid()));
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throwFailure(ioError(tmp, "cannot create", errno));
-  try {
-    writeAll(f, header, sizeof header, tmp);
-    writeAll(f, text.data(), text.size(), tmp);
-    writeAll(f, data.pixels.data(), data.pixels.size(), tmp);
-    writeAll(f, labels.data(), labels.size(), tmp);
-    errno = 0;
-    if (std::fflush(f) != 0) throwFailure(ioError(tmp, "write failed", errno ? errno : EIO));
-    // fsync so the rename never publishes a file whose data is still only in the page cache.
-    if (::fsync(::fileno(f)) != 0) throwFailure(ioError(tmp, "fsync failed", errno));
-  } catch (...) {
-    std::fclose(f);
-    std::remove(tmp.c_str());
-    throw;
-  }
-  errno = 0;
-  if (std::fclose(f) != 0) {
-    const int err = errno ? errno : EIO;
-    std::remove(tmp.c_str());
-    throwFailure(ioError(tmp, "close failed", err));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throwFailure(path + ": cannot replace with " + tmp + ": " + ec.message());
-  }
+  writeFileAtomically(path, [&](std::ostream& out) {
+    out.write(reinterpret_cast<const char*>(header), sizeof header);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.write(reinterpret_cast<const char*>(data.pixels.data()), static_cast<std::streamsize>(data.pixels.size()));
+    out.write(reinterpret_cast<const char*>(labels.data()), static_cast<std::streamsize>(labels.size()));
+  });
 }
 
 PackedDataset readPackedDataset(const std::string& path, bool verify_hash) {

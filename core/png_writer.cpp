@@ -101,14 +101,6 @@ uint32_t crc32Of(const uint8_t* data, size_t size, uint32_t crc) {
   return c ^ 0xFFFFFFFFu;
 }
 
-bool pngCompresses() {
-#ifdef STUDIO_HAVE_ZLIB
-  return true;
-#else
-  return false;
-#endif
-}
-
 std::vector<uint8_t> encodePng(const uint8_t* pixels, int64_t width, int64_t height, int64_t channels, bool deflate) {
   if (width < 1 || height < 1 || width > kMaxSide || height > kMaxSide)
     throwBadInput("PNG: image size " + std::to_string(width) + " x " + std::to_string(height) +

@@ -22,7 +22,4 @@ void writePng(const std::string& path, const uint8_t* pixels, int64_t width, int
 // The CRC-32 (ISO 3309, as PNG chunks and gzip use) of data; exposed for the tests.
 uint32_t crc32Of(const uint8_t* data, size_t size, uint32_t crc = 0);
 
-// Whether this build deflates (zlib) or stores.
-bool pngCompresses();
-
 }  // namespace studio

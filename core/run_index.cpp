@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace studio {
 namespace {
@@ -45,16 +46,6 @@ constexpr char kSelectColumns[] = "SELECT id, name, dataset, method, status, sta
     default:
       throwFailure(dbPath + ": " + what + " failed (" + message + ")");
   }
-}
-
-// Same spelling of a folder however the caller wrote it, as readRunRecord produces.
-std::string absoluteFolder(const std::string& dir) {
-  std::error_code ec;
-  fs::path p = fs::absolute(fs::path(dir), ec);
-  if (ec) p = fs::path(dir);
-  p = p.lexically_normal();
-  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
-  return p.string();
 }
 
 class Statement {

@@ -1,17 +1,15 @@
 // run.json, the record each run folder carries about itself. Shared by both run index
 // backends (SQLite and folders-only), so it lives apart from either.
-#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <random>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/run_index.h"
 
 namespace studio {
@@ -21,45 +19,6 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 constexpr char kRecordFile[] = "run.json";
-
-// Absolute, normalized and without a trailing separator, so the same folder always
-// yields the same string however the caller spelled it.
-std::string absoluteFolder(const std::string& dir) {
-  std::error_code ec;
-  fs::path p = fs::absolute(fs::path(dir), ec);
-  if (ec) p = fs::path(dir);
-  p = p.lexically_normal();
-  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
-  return p.string();
-}
-
-// Same folder as the target so the final rename stays on one filesystem (and is atomic):
-// a reader sees the old record or the new one, never half of one.
-void writeFileAtomically(const fs::path& target, const std::string& content) {
-  static std::atomic<unsigned> counter{0};
-  std::random_device rd;
-  std::ostringstream name;
-  name << "." << target.filename().string() << ".tmp" << std::hex << rd() << "-" << counter++;
-  const fs::path temp = target.parent_path() / name.str();
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throwFailure(target.string() + ": cannot create " + temp.string() + " (" + std::strerror(errno) + ")");
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.close();
-    if (!out) {
-      std::error_code ignored;
-      fs::remove(temp, ignored);
-      throwFailure(target.string() + ": writing " + std::to_string(content.size()) + " bytes failed");
-    }
-  }
-  std::error_code ec;
-  fs::rename(temp, target, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
-    throwFailure(target.string() + ": cannot replace the file (" + ec.message() + ")");
-  }
-}
 
 std::string requireString(const Json& json, const char* key, const std::string& file) {
   const auto it = json.find(key);
@@ -93,7 +52,7 @@ void writeRunRecord(const std::string& run_dir, const RunRecord& record) {
   } catch (const Json::exception& e) {
     throwBadInput(file.string() + ": the run record is not valid UTF-8 (" + e.what() + ")");
   }
-  writeFileAtomically(file, text);
+  writeFileAtomically(file.string(), text);
 }
 
 RunRecord readRunRecord(const std::string& run_dir) {

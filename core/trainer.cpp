@@ -28,9 +28,7 @@
 #include "core/run_index.h"
 #include "core/weight_import.h"
 
-#if STUDIO_HAVE_GPU_KERNELS
-#include "gpu/captured_step.h"
-#endif
+#include "core/device_kernels.h"
 
 namespace studio {
 namespace {
@@ -412,15 +410,14 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
       mark(t ? &t->backward_ms : nullptr, since);
       return result;
     };
-#if STUDIO_HAVE_GPU_KERNELS
-    // CUDA-graph capture of the forward and backward pass (engine.cuda_graph).
-    std::unique_ptr<gpu::CapturedStep> graph;
+    // CUDA-graph capture of the forward and backward pass (engine.cuda_graph; the plan
+    // asks for it only when registered kernels can capture).
+    std::unique_ptr<CapturedPass> graph;
     if (plan.cuda_graph)
-      graph = std::make_unique<gpu::CapturedStep>([&](const torch::Tensor& views) {
+      graph = deviceKernels()->capture_pass([&](const torch::Tensor& views) {
         const NtXentResult r = forwardBackward(views, nullptr);
         return std::vector<torch::Tensor>{r.loss, r.pos_accuracy};
       });
-#endif
     bool in_optimizer_step = false, in_evaluation = false;
     torch::Tensor fixed_views;  // benchmarks: the first step's views, reused
     try {
@@ -442,7 +439,6 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
         times.augment_ms = secondsSince(t0) * 1000.0;
 
         NtXentResult result;
-#if STUDIO_HAVE_GPU_KERNELS
         if (graph) {
           // Once captured, the replays write the gradients in place: they are not reset.
           if (!graph->captured()) optimizer.zeroGrad();
@@ -455,9 +451,7 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
             times.forward_ms = secondsSince(t_pass) * 1000.0;  // forward and backward in one replay
             times.loss_ms = times.backward_ms = 0;
           }
-        } else
-#endif
-        {
+        } else {
           optimizer.zeroGrad();
           result = forwardBackward(views, profiling ? &times : nullptr);
         }
@@ -580,21 +574,28 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
     emit(end);
     publish(makeRecord(config_, folder_, outcome.status, best_knn, true, started_at), folder_);
     return outcome;
-  } catch (const Error& e) {
+  } catch (...) {
+    // Whatever ended the run (the engine's errors, LibTorch's, out of memory, anything
+    // else): the run is marked failed with the reason, never left saying "running".
+    std::string what = "unknown error";
+    bool engine_error = false;
+    try {
+      throw;
+    } catch (const Error& e) {
+      what = e.what();
+      engine_error = true;
+    } catch (const c10::Error& e) {
+      what = e.what_without_backtrace();
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
     publish(makeRecord(config_, folder_, "failed", best_knn, true, started_at), folder_);
-    MetricsRecord r;
-    r.kind = "end";
-    r.text = std::string("failed: ") + e.what();
-    folder_.appendMetrics(r.toJson());
-    throw;
-  } catch (const c10::Error& e) {
-    // Out of memory and other engine faults: the run is marked and the client told.
-    publish(makeRecord(config_, folder_, "failed", best_knn, true, started_at), folder_);
-    const std::string what = e.what_without_backtrace();
     MetricsRecord r;
     r.kind = "end";
     r.text = "failed: " + what;
     folder_.appendMetrics(r.toJson());
+    if (engine_error) throw;
     throwFailure("training failed: " + what.substr(0, what.find('\n')));
   }
 }

@@ -72,7 +72,6 @@ class Trainer {
   const ExperimentConfig& config() const { return config_; }
 
  private:
-  struct State;
   void waitWhilePaused();
 
   ExperimentConfig config_;

@@ -1,3 +1,4 @@
+#include "core/text_format.h"
 #include "core/tsne.h"
 
 #include <torch/torch.h>
@@ -43,12 +44,6 @@ constexpr int kMaxTreeDepth = 48;
 constexpr int kTraversalStack = 4 * kMaxTreeDepth + 8;
 // Points handed to a worker at a time: small enough to balance dense and sparse regions.
 constexpr int64_t kPointsPerTask = 128;
-
-std::string formatNumber(double v) {
-  std::ostringstream out;
-  out << std::setprecision(6) << v;
-  return out.str();
-}
 
 std::string shapeOf(const torch::Tensor& t) {
   std::ostringstream out;

@@ -12,11 +12,13 @@
 
 #include <torch/types.h>
 
+#include "core/device_kernels.h"
+
 namespace studio::gpu {
 
-class CapturedStep {
+class CapturedStep final : public CapturedPass {
  public:
-  using Body = std::function<std::vector<torch::Tensor>(const torch::Tensor& input)>;
+  using Body = PassBody;
   // body: the forward and backward pass on `input`, returning what the caller reads
   // afterwards (loss, accuracy). warmup_runs eager runs come before the capture.
   explicit CapturedStep(Body body, int warmup_runs = 3);
@@ -27,8 +29,8 @@ class CapturedStep {
   // Runs the pass on `input` (same shape, type and layout at every call): eagerly during
   // warm-up, then by replaying the recorded graph. After the capture the returned tensors
   // are the graph's static outputs: read them before the next call.
-  std::vector<torch::Tensor> run(const torch::Tensor& input);
-  bool captured() const;
+  std::vector<torch::Tensor> run(const torch::Tensor& input) override;
+  bool captured() const override;
 
  private:
   struct Impl;

@@ -13,6 +13,7 @@
 #include "core/device.h"
 #include "gpu/device_info.h"
 #include "gpu/gpu_checks.h"
+#include "gpu/register_kernels.h"
 
 namespace {
 
@@ -31,6 +32,7 @@ int report(const std::vector<studio::gpu::CheckResult>& results) {
 int main(int argc, char** argv) {
   studio::installCrashReport("studio-gpu-check");
   studio::loadCudaSupport();  // before anything asks torch about CUDA
+  studio::gpu::registerDeviceKernels();  // this build's CUDA kernels, if it has any
   if (!studio::cudaAvailable()) {
     std::printf("studio-gpu-check: no CUDA device is available here; nothing was checked (SKIPPED)\n");
     return 0;

@@ -6,7 +6,11 @@
 
 #include <unistd.h>
 
+#include <cmath>
+#include <limits>
+
 #include "core/config.h"
+#include "core/text_format.h"
 #include "tests/test_support.h"
 
 using namespace studio;
@@ -16,6 +20,25 @@ using studio::test::expectError;
 class TestConfig : public QObject {
   Q_OBJECT
  private Q_SLOTS:
+  // The one spelling of numbers and durations (core/text_format.h): config messages, the
+  // CLI's progress line and the studio's ETA and run durations.
+  void textFormats() {
+    QCOMPARE(studio::formatNumber(0.001), std::string("0.001"));
+    QCOMPARE(studio::formatNumber(1e-7), std::string("1e-07"));
+    QCOMPARE(studio::formatNumber(250000), std::string("250000"));
+    QCOMPARE(studio::formatNumber(3.14159265), std::string("3.14159"));
+    QCOMPARE(studio::formatNumber(-2), std::string("-2"));
+    QCOMPARE(studio::formatDuration(45.4), std::string("45s"));
+    QCOMPARE(studio::formatDuration(192), std::string("3m12s"));
+    QCOMPARE(studio::formatDuration(3720), std::string("1h02m"));
+    QCOMPARE(studio::formatDuration(-1), std::string("?"));
+    QCOMPARE(studio::formatDuration(std::nan("")), std::string("?"));
+    QCOMPARE(studio::formatClock(0), std::string("0:00"));
+    QCOMPARE(studio::formatClock(192), std::string("3:12"));
+    QCOMPARE(studio::formatClock(3723), std::string("1:02:03"));
+    QCOMPARE(studio::formatClock(std::numeric_limits<double>::infinity()), std::string("\u2014"));
+  }
+
   void defaultsRoundTrip() {
     const ExperimentConfig c;
     const Json j = c.toJson();

@@ -16,6 +16,8 @@
 #include "core/batch_probe.h"
 #include "core/checkpoint.h"
 #include "core/config.h"
+#include "core/device.h"
+#include "core/device_kernels.h"
 #include "core/engine_plan.h"
 #include "core/host_memory_cache.h"
 #include "core/models.h"
@@ -454,6 +456,24 @@ class TestEngine : public QObject {
     const auto rest = runLosses(resumed);
     QCOMPARE(rest.size(), size_t(3));
     for (size_t i = 0; i < 3; ++i) QCOMPARE(rest[i], reference[3 + i]);
+  }
+
+  // The seam to the CUDA kernels (core/device_kernels.h): what the engine's plan can use is
+  // what a client registered. Last in the suite: a registration lasts for the process.
+  void deviceKernelsComeFromTheRegistration() {
+    const auto cpu = torch::Device(torch::kCPU);
+    if (!studio::deviceKernels()) {
+      const auto none = studio::queryDeviceFacts(cpu);
+      QVERIFY(!none.kernels);
+      QVERIFY(!none.cuda_graphs);
+    }
+    studio::DeviceKernels fake;
+    fake.cuda_graphs_available = [] { return true; };
+    studio::registerDeviceKernels(fake);
+    QVERIFY(studio::deviceKernels() != nullptr);
+    const auto registered = studio::queryDeviceFacts(cpu);
+    QVERIFY(registered.kernels);
+    QVERIFY(registered.cuda_graphs);
   }
 };
 

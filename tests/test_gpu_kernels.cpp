@@ -8,6 +8,7 @@
 
 #include "core/device.h"
 #include "gpu/gpu_checks.h"
+#include "gpu/register_kernels.h"
 #include "tests/test_support.h"
 
 class TestGpuKernels : public QObject {
@@ -22,6 +23,7 @@ class TestGpuKernels : public QObject {
   }
 
  private Q_SLOTS:
+  void initTestCase() { studio::gpu::registerDeviceKernels(); }
   void kernelsMatchTheReference() {
     if (!studio::cudaAvailable()) QSKIP("no CUDA device here: the GPU kernel checks need an NVIDIA GPU (./studio gpu-check)");
     verify(studio::gpu::runKernelChecks());

@@ -3,6 +3,7 @@
 #include <QObject>
 #include <QTest>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -19,6 +20,7 @@
 
 #include "tests/test_support.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/metrics_record.h"
 #include "core/npy.h"
 #include "core/run_index.h"
@@ -152,6 +154,62 @@ class TestRunStore : public QObject {
     root_ = fs::absolute(fs::path(studio::test::scratchRoot()) / "test_run_store");
     fs::remove_all(root_);
     fs::create_directories(root_);
+  }
+
+  // The one atomic write every file of the studio goes through (core/file_io.h).
+  void atomicWriteUnderConcurrencyAndFailure() {
+    const fs::path dir = freshDir("atomic_write");
+    const std::string path = (dir / "shared.bin").string();
+    // Eight threads replace one file 25 times each with a 64 KiB content of their own: every
+    // write succeeds, the file is always one writer's whole content (never a mix), and no
+    // temporary file is left behind. With temporary names by process id alone the threads
+    // wrote into one another's temporary file.
+    constexpr int kThreads = 8, kWrites = 25;
+    constexpr size_t kSize = 64 * 1024;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < kThreads; ++t)
+      writers.emplace_back([&, t] {
+        const std::string content(kSize, static_cast<char>('a' + t));
+        for (int i = 0; i < kWrites; ++i) {
+          try {
+            studio::writeFileAtomically(path, content);
+          } catch (const std::exception&) {
+            ++failures;
+          }
+        }
+      });
+    for (auto& w : writers) w.join();
+    QCOMPARE(failures.load(), 0);
+    const std::string last = studio::readTextFile(path);
+    QCOMPARE(last.size(), kSize);
+    QVERIFY(last[0] >= 'a' && last[0] < 'a' + kThreads);
+    QCOMPARE(static_cast<size_t>(std::count(last.begin(), last.end(), last[0])), kSize);
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    QCOMPARE(names, std::vector<std::string>{"shared.bin"});
+
+    // A fill that throws: its exception comes out, the old file stays, no temporary file.
+    studio::writeFileAtomically(path, std::string("old"));
+    bool thrown = false;
+    try {
+      studio::writeFileAtomically(path, [](std::ostream& out) {
+        out << "half of the new";
+        throw std::runtime_error("the producer failed");
+      });
+    } catch (const std::runtime_error& e) {
+      thrown = std::string(e.what()) == "the producer failed";
+    }
+    QVERIFY(thrown);
+    QCOMPARE(studio::readTextFile(path), std::string("old"));
+    QCOMPARE(static_cast<size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator())), size_t(1));
+
+    // A folder that does not exist: a Failure naming the file and why.
+    const std::string missing = (dir / "no-such-folder" / "x.json").string();
+    const std::string message = studio::test::expectError([&] { studio::writeFileAtomically(missing, std::string("{}")); },
+                                                          studio::ErrorKind::Failure);
+    QVERIFY2(message.find(missing) != std::string::npos && message.find("cannot be written") != std::string::npos,
+             message.c_str());
   }
 
   void metricsFileReadsBackAndSkipsATornLine() {

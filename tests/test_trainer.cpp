@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/device.h"
+#include "core/metrics_record.h"
 #include "core/packed_dataset.h"
 #include "core/run_index.h"
 #include "core/trainer.h"
@@ -194,6 +195,28 @@ class TestTrainer : public QObject {
       return true;
     });
     QCOMPARE(again.steps, outcome.steps);
+  }
+
+  // Any exception ends the run as failed with its message, also one that is neither the
+  // engine's nor LibTorch's (here the client's own callback throws a std::runtime_error).
+  void anyExceptionEndsTheRunAsFailed() {
+    const std::string dir = test::scratchDir("trainer_foreign_exception");
+    auto config = tinyConfig(writeTinyDataset(dir));
+    Trainer trainer(config, dir + "/runs");
+    const std::string message = expectError(
+        [&] {
+          trainer.run([&](const MetricsRecord& r) {
+            if (r.kind == "step" && r.step == 2) throw std::runtime_error("the client gave up");
+            return true;
+          });
+        },
+        ErrorKind::Failure);
+    QVERIFY2(contains(message, "training failed: the client gave up"), message.c_str());
+    QCOMPARE(QString::fromStdString(readRunRecord(trainer.folder().path()).status), QString("failed"));
+    const auto records = readMetricsFile(trainer.folder().metricsPath());
+    QVERIFY(!records.empty());
+    QCOMPARE(QString::fromStdString(records.back().kind), QString("end"));
+    QCOMPARE(QString::fromStdString(records.back().text), QString("failed: the client gave up"));
   }
 
   void cancelWhilePausedStops() {

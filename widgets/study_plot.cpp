@@ -111,11 +111,4 @@ QVector<QPointF> StudyPlot::seriesPoints(const QString& arm) const {
   return i < 0 ? QVector<QPointF>{} : points_[i];
 }
 
-QVector<double> StudyPlot::seriesSpread(const QString& arm) const {
-  const int i = static_cast<int>(names_.indexOf(arm));
-  return i < 0 ? QVector<double>{} : spread_[i];
-}
-
-bool StudyPlot::savePng(const QString& path, int width, int height) { return plot_->savePng(path, width, height); }
-
 }  // namespace studio

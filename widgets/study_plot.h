@@ -26,9 +26,7 @@ class StudyPlot : public QWidget {
   QStringList seriesNames() const { return names_; }
   // The points of an arm: (labelled images, mean top-1 in percent), fewest labels first.
   QVector<QPointF> seriesPoints(const QString& arm) const;
-  QVector<double> seriesSpread(const QString& arm) const;  // the sd in percent, per point
   QCustomPlot* plot() const { return plot_; }
-  bool savePng(const QString& path, int width, int height);
 
  private:
   QCustomPlot* plot_;

@@ -25,9 +25,11 @@
 #include "core/crash_report.h"
 #include "core/dataset.h"
 #include "core/device.h"
+#include "gpu/register_kernels.h"
 #include "core/duplicate_scan.h"
 #include "core/embedding_export.h"
 #include "core/error.h"
+#include "core/text_format.h"
 #include "core/evaluation.h"
 #include "core/knn.h"
 #include "core/model_export.h"
@@ -197,7 +199,7 @@ int reportOutcome(const Args& a, const studio::TrainOutcome& o) {
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("%s after %lld steps in %s. Run folder: %s\n", o.status == "finished" ? "Finished" : "Stopped",
-                static_cast<long long>(o.steps), studio::cli::formatDuration(o.seconds).c_str(), o.run_dir.c_str());
+                static_cast<long long>(o.steps), studio::formatDuration(o.seconds).c_str(), o.run_dir.c_str());
     if (o.final_knn >= 0)
       std::printf("kNN top-1: %.2f%% (best %.2f%%); raw pixels: %.2f%%\n", 100 * o.final_knn, 100 * o.best_knn,
                   100 * o.raw_pixel_knn);
@@ -930,6 +932,7 @@ int cmdInfo(const Args& a) {
 int main(int argc, char** argv) {
   studio::installCrashReport("contrastive-cli");
   studio::loadCudaSupport();  // before anything asks torch about CUDA
+  studio::gpu::registerDeviceKernels();  // this build's CUDA kernels, if it has any
   try {
     for (int i = 1; i < argc; ++i) {
       if (std::strcmp(argv[i], "--version") == 0) {

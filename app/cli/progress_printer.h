@@ -25,6 +25,5 @@ class ProgressPrinter {
   std::chrono::steady_clock::time_point last_line_{};
 };
 
-std::string formatDuration(double seconds);  // "1h02m", "3m12s", "45s"
 
 }  // namespace studio::cli

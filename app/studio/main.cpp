@@ -12,9 +12,11 @@
 #include "app/studio/theme.h"
 #include "core/device.h"
 #include "core/version.h"
+#include "gpu/register_kernels.h"
 
 int main(int argc, char** argv) {
   studio::loadCudaSupport();  // before anything asks torch about CUDA
+  studio::gpu::registerDeviceKernels();  // this build's CUDA kernels, if it has any
   QApplication app(argc, argv);
   QApplication::setOrganizationName(QStringLiteral("contrastive-studio"));
   QApplication::setApplicationName(QStringLiteral("contrastive-studio"));

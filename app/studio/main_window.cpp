@@ -30,6 +30,7 @@
 #include "app/studio/theme.h"
 #include "app/studio/training_page.h"
 #include "core/metrics_record.h"
+#include "core/text_format.h"
 #include "core/version.h"
 
 namespace studio {
@@ -70,6 +71,23 @@ ExperimentConfig readPresetResource(const QString& resource) {
 }
 
 }  // namespace
+
+// The built-in Fashion-MNIST preset on the preferred device. Should the preset not read (a
+// damaged installation), the engine's own defaults, and the window says so.
+ExperimentConfig MainWindow::defaultExperiment() {
+  ExperimentConfig c;
+  try {
+    c = readPresetResource(QStringLiteral(":/presets/fashion-mnist-simclr.json"));
+  } catch (const std::exception& e) {
+    const QString why = QString::fromStdString(e.what());
+    qWarning("contrastive-studio: the default preset could not be read (%s): using the engine's defaults",
+             qPrintable(why));
+    statusBar()->showMessage(
+        tr("The built-in default preset could not be read (%1): the engine's defaults are shown instead").arg(why), 15000);
+  }
+  c.train.device = preferences_->defaultDevice().toStdString();
+  return c;
+}
 
 MainWindow::MainWindow(Preferences* preferences, QWidget* parent)
     : QMainWindow(parent), preferences_(preferences), engine_(new EngineController(this)) {
@@ -152,13 +170,7 @@ MainWindow::MainWindow(Preferences* preferences, QWidget* parent)
   connect(preferences_, &Preferences::runsDirChanged, this, [this](const QString& dir) { runs_page_->setRunsDir(dir); });
   connect(preferences_, &Preferences::recentExperimentsChanged, this, &MainWindow::updateRecentMenu);
 
-  ExperimentConfig initial;
-  try {
-    initial = readPresetResource(QStringLiteral(":/presets/fashion-mnist-simclr.json"));
-  } catch (const std::exception&) {
-  }
-  initial.train.device = preferences_->defaultDevice().toStdString();
-  setExperiment(initial);
+  setExperiment(defaultExperiment());
   runs_page_->setRunsDir(preferences_->runsDir());
   updateRecentMenu();
   updateActions();
@@ -201,13 +213,7 @@ void MainWindow::createActions() {
 void MainWindow::createMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("&New experiment"), QKeySequence::New, this, [this]() {
-    ExperimentConfig c;
-    try {
-      c = readPresetResource(QStringLiteral(":/presets/fashion-mnist-simclr.json"));
-    } catch (const std::exception&) {
-    }
-    c.train.device = preferences_->defaultDevice().toStdString();
-    setExperiment(c);
+    setExperiment(defaultExperiment());
     experiment_path_.clear();
     dirty_ = false;
     updateTitle();
@@ -298,7 +304,7 @@ void MainWindow::connectEngine() {
     const double speed = last_step->value("images_per_s");
     const double eta = last_step->value("eta_s");
     speed_label_->setText(tr("%1 images/s").arg(speed, 0, 'f', 0));
-    eta_label_->setText(tr("ETA %1").arg(formatDuration(eta)));
+    eta_label_->setText(tr("ETA %1").arg(QString::fromStdString(formatClock(eta))));
     if (last_step->has("gpu_memory_mb"))
       memory_label_->setText(tr("GPU memory %1 MiB").arg(last_step->value("gpu_memory_mb"), 0, 'f', 0));
     training_page_->showProgress(last_step->step, total_steps_, eta, speed);
@@ -314,7 +320,7 @@ void MainWindow::connectEngine() {
       results_page_->setRun(s.run_dir);
     }
     QString text = s.status == QLatin1String("finished") ? tr("Run finished") : tr("Run stopped (checkpoint saved)");
-    text += tr(" after %1 steps in %2").arg(s.steps).arg(formatDuration(s.seconds));
+    text += tr(" after %1 steps in %2").arg(s.steps).arg(QString::fromStdString(formatClock(s.seconds)));
     if (s.best_knn >= 0) text += tr(": best kNN %1%").arg(100.0 * s.best_knn, 0, 'f', 1);
     if (s.raw_pixel_knn >= 0) text += tr(" (raw pixels %1%)").arg(100.0 * s.raw_pixel_knn, 0, 'f', 1);
     statusBar()->showMessage(text, 15000);

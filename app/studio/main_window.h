@@ -81,6 +81,7 @@ class MainWindow : public QMainWindow {
   void closeEvent(QCloseEvent* event) override;
 
  private:
+  ExperimentConfig defaultExperiment();
   void createActions();
   void createMenus();
   void createStatusBar();

@@ -46,6 +46,7 @@
 #include "core/error.h"
 #include "core/metrics_record.h"
 #include "core/run_index.h"
+#include "core/text_format.h"
 #include "widgets/curve_plot.h"
 
 namespace studio {
@@ -103,14 +104,6 @@ QDateTime parseUtc(const std::string& iso) {
   return t;
 }
 
-QString formatDuration(qint64 seconds) {
-  seconds = std::max<qint64>(0, seconds);
-  return QStringLiteral("%1:%2:%3")
-      .arg(seconds / 3600)
-      .arg((seconds / 60) % 60, 2, 10, QLatin1Char('0'))
-      .arg(seconds % 60, 2, 10, QLatin1Char('0'));
-}
-
 struct Cell {
   QString text;
   QVariant sort;
@@ -149,7 +142,7 @@ std::vector<Cell> cellsOf(const RunRecord& r) {
     duration.sort = std::numeric_limits<qint64>::max();
   } else if (started.isValid() && ended.isValid()) {
     const qint64 seconds = started.secsTo(ended);
-    duration.text = formatDuration(seconds);
+    duration.text = QString::fromStdString(formatClock(double(std::max<qint64>(0, seconds))));
     duration.sort = seconds;
   } else {
     duration.text = QStringLiteral("—");

@@ -23,15 +23,9 @@
 #include <QVBoxLayout>
 
 #include "core/weight_import.h"
+#include "core/text_format.h"
 
 namespace studio {
-
-QString formatDuration(double seconds) {
-  if (!(seconds >= 0) || !std::isfinite(seconds)) return QStringLiteral("—");
-  const auto s = static_cast<qint64>(std::llround(seconds));
-  if (s >= 3600) return QStringLiteral("%1:%2:%3").arg(s / 3600).arg((s / 60) % 60, 2, 10, QChar('0')).arg(s % 60, 2, 10, QChar('0'));
-  return QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QChar('0'));
-}
 
 QVector<Preset> TrainingPage::presets() {
   return {{tr("Quick CPU demo (Fashion-MNIST, 2 epochs)"), QStringLiteral(":/presets/quick-cpu-demo.json")},
@@ -503,7 +497,7 @@ void TrainingPage::showProgress(qint64 step, qint64 total, double eta_s, double 
                            .arg(step)
                            .arg(total)
                            .arg(images_per_s, 0, 'f', 0)
-                           .arg(formatDuration(eta_s)));
+                           .arg(QString::fromStdString(formatClock(eta_s))));
 }
 
 }  // namespace studio

@@ -122,6 +122,4 @@ class TrainingPage : public QWidget {
   bool filling_ = false;
 };
 
-QString formatDuration(double seconds);
-
 }  // namespace studio
