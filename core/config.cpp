@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/device.h"
+#include "core/config_schema.h"
 #include "core/error.h"
 #include "core/text_format.h"
 
@@ -37,6 +38,17 @@ class ObjectReader {
       throwBadInput("config: " + keyPath(key) + " = " + std::to_string(x) + " is out of range [" +
                     std::to_string(lo) + ", " + std::to_string(hi) + "]");
     out = static_cast<T>(x);
+  }
+
+  // Integers and numbers take their range from the schema (core/config_schema.h).
+  template <typename T>
+  void integer(const char* key, T& out) {
+    const NumericKey& k = numericKey(keyPath(key));
+    integer(key, out, static_cast<int64_t>(k.min), static_cast<int64_t>(k.max));
+  }
+  void number(const char* key, double& out) {
+    const NumericKey& k = numericKey(keyPath(key));
+    number(key, out, k.min, k.max);
   }
 
   void number(const char* key, double& out, double lo, double hi) {
@@ -163,30 +175,30 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
   readSection(top, "dataset", [&](ObjectReader& r) {
     r.choice("kind", c.dataset.kind, {"fashion-mnist", "mnist", "cifar10", "cifar100", "packed"});
     r.string("path", c.dataset.path);
-    r.integer("train_limit", c.dataset.train_limit, 0, int64_t(1) << 40);
-    r.number("holdout_fraction", c.dataset.holdout_fraction, 0.0, 0.9);
+    r.integer("train_limit", c.dataset.train_limit);
+    r.number("holdout_fraction", c.dataset.holdout_fraction);
   });
   readSection(top, "augment", [&](ObjectReader& r) {
     auto& a = c.augment;
-    r.integer("out_size", a.out_size, 0, 1024);
+    r.integer("out_size", a.out_size);
     r.boolean("crop", a.crop);
-    r.number("crop_scale_min", a.crop_scale_min, 0.01, 1.0);
-    r.number("crop_scale_max", a.crop_scale_max, 0.01, 1.0);
-    r.number("crop_ratio_min", a.crop_ratio_min, 0.1, 10.0);
-    r.number("crop_ratio_max", a.crop_ratio_max, 0.1, 10.0);
-    r.number("flip_p", a.flip_p, 0.0, 1.0);
-    r.number("jitter_p", a.jitter_p, 0.0, 1.0);
-    r.number("brightness", a.brightness, 0.0, 1.0);
-    r.number("contrast", a.contrast, 0.0, 1.0);
-    r.number("saturation", a.saturation, 0.0, 1.0);
-    r.number("hue", a.hue, 0.0, 0.5);
-    r.number("grayscale_p", a.grayscale_p, 0.0, 1.0);
-    r.number("blur_p", a.blur_p, 0.0, 1.0);
-    r.number("blur_sigma_min", a.blur_sigma_min, 0.01, 10.0);
-    r.number("blur_sigma_max", a.blur_sigma_max, 0.01, 10.0);
-    r.integer("blur_kernel", a.blur_kernel, 0, 63);
-    r.number("solarize_p", a.solarize_p, 0.0, 1.0);
-    r.number("solarize_threshold", a.solarize_threshold, 0.0, 1.0);
+    r.number("crop_scale_min", a.crop_scale_min);
+    r.number("crop_scale_max", a.crop_scale_max);
+    r.number("crop_ratio_min", a.crop_ratio_min);
+    r.number("crop_ratio_max", a.crop_ratio_max);
+    r.number("flip_p", a.flip_p);
+    r.number("jitter_p", a.jitter_p);
+    r.number("brightness", a.brightness);
+    r.number("contrast", a.contrast);
+    r.number("saturation", a.saturation);
+    r.number("hue", a.hue);
+    r.number("grayscale_p", a.grayscale_p);
+    r.number("blur_p", a.blur_p);
+    r.number("blur_sigma_min", a.blur_sigma_min);
+    r.number("blur_sigma_max", a.blur_sigma_max);
+    r.integer("blur_kernel", a.blur_kernel);
+    r.number("solarize_p", a.solarize_p);
+    r.number("solarize_threshold", a.solarize_threshold);
     r.numberList("mean", a.mean, 0.0, 1.0, 0, 4);
     r.numberList("std", a.std, 1e-4, 10.0, 0, 4);
     if (a.crop_scale_min > a.crop_scale_max)
@@ -204,44 +216,44 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
   readSection(top, "model", [&](ObjectReader& r) {
     r.choice("backbone", c.model.backbone, {"convnet", "resnet18", "resnet34", "resnet50"});
     r.choice("stem", c.model.stem, {"auto", "cifar", "imagenet"});
-    r.integer("width", c.model.width, 4, 512);
+    r.integer("width", c.model.width);
     r.integerList("head_dims", c.model.head_dims, 2, 16384, 1, 4);
     r.string("init_from", c.model.init_from);
     r.boolean("init_strict", c.model.init_strict);
   });
   readSection(top, "method", [&](ObjectReader& r) {
     r.choice("name", c.method.name, {"simclr"});
-    r.number("temperature", c.method.temperature, 0.01, 10.0);
+    r.number("temperature", c.method.temperature);
   });
   readSection(top, "optim", [&](ObjectReader& r) {
     r.choice("name", c.optim.name, {"sgd", "adamw", "lars"});
-    r.number("lr", c.optim.lr, 1e-7, 100.0);
-    r.number("weight_decay", c.optim.weight_decay, 0.0, 1.0);
-    r.number("momentum", c.optim.momentum, 0.0, 0.999);
-    r.number("warmup_epochs", c.optim.warmup_epochs, 0.0, 1000.0);
-    r.number("min_lr_ratio", c.optim.min_lr_ratio, 0.0, 1.0);
-    r.number("lars_eta", c.optim.lars_eta, 1e-6, 1.0);
-    r.number("backbone_lr_mult", c.optim.backbone_lr_mult, 0.0, 100.0);
-    r.integer("freeze_stages", c.optim.freeze_stages, 0, 5);
+    r.number("lr", c.optim.lr);
+    r.number("weight_decay", c.optim.weight_decay);
+    r.number("momentum", c.optim.momentum);
+    r.number("warmup_epochs", c.optim.warmup_epochs);
+    r.number("min_lr_ratio", c.optim.min_lr_ratio);
+    r.number("lars_eta", c.optim.lars_eta);
+    r.number("backbone_lr_mult", c.optim.backbone_lr_mult);
+    r.integer("freeze_stages", c.optim.freeze_stages);
   });
   readSection(top, "train", [&](ObjectReader& r) {
-    r.integer("epochs", c.train.epochs, 1, 100000);
-    r.integer("batch_size", c.train.batch_size, 2, 65536);
-    r.integer("seed", c.train.seed, 0, (int64_t(1) << 53));
+    r.integer("epochs", c.train.epochs);
+    r.integer("batch_size", c.train.batch_size);
+    r.integer("seed", c.train.seed);
     r.string("device", c.train.device);
-    r.integer("threads", c.train.threads, 0, 1024);
-    r.integer("checkpoint_every_steps", c.train.checkpoint_every_steps, 1, int64_t(1) << 40);
-    r.integer("max_steps", c.train.max_steps, 0, int64_t(1) << 40);
+    r.integer("threads", c.train.threads);
+    r.integer("checkpoint_every_steps", c.train.checkpoint_every_steps);
+    r.integer("max_steps", c.train.max_steps);
     if (!isDeviceSpec(c.train.device))
       throwBadInput("config: train.device = \"" + c.train.device + "\" is not one of: auto, cpu, cuda, cuda:N");
   });
   readSection(top, "monitor", [&](ObjectReader& r) {
-    r.number("every_epochs", c.monitor.every_epochs, 0.0, 100000.0);
-    r.integer("k", c.monitor.k, 1, 10000);
-    r.number("temperature", c.monitor.temperature, 0.001, 10.0);
-    r.integer("bank_size", c.monitor.bank_size, 0, int64_t(1) << 40);
-    r.integer("query_size", c.monitor.query_size, 0, int64_t(1) << 40);
-    r.integer("map_size", c.monitor.map_size, 0, int64_t(1) << 40);
+    r.number("every_epochs", c.monitor.every_epochs);
+    r.integer("k", c.monitor.k);
+    r.number("temperature", c.monitor.temperature);
+    r.integer("bank_size", c.monitor.bank_size);
+    r.integer("query_size", c.monitor.query_size);
+    r.integer("map_size", c.monitor.map_size);
   });
   readSection(top, "engine", [&](ObjectReader& r) {
     auto& e = c.engine;
@@ -252,7 +264,7 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
     r.boolean("cudnn_benchmark", e.cudnn_benchmark);
     r.boolean("cuda_graph", e.cuda_graph);
     r.choice("resident_data", e.resident_data, {"auto", "on", "off"});
-    r.integer("prefetch", e.prefetch, 0, 2);
+    r.integer("prefetch", e.prefetch);
     r.boolean("host_memory_cache", e.host_memory_cache);
   });
   top.finish();

@@ -26,6 +26,7 @@
 #include "app/studio/preferences.h"
 #include "app/studio/runs_page.h"
 #include "core/config.h"
+#include "core/config_schema.h"
 #include "core/run_index.h"
 #include "tests/test_support.h"
 #include "widgets/augment_preview_grid.h"
@@ -33,6 +34,7 @@
 #include "widgets/embedding_scatter.h"
 
 using namespace studio;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -120,6 +122,62 @@ class GuiTest : public QObject {
     runs_dir_ = QString::fromStdString(dir + "/runs");
     prefs_->setRunsDir(runs_dir_);
     prefs_->setDefaultDevice(QStringLiteral("cpu"));
+  }
+
+
+  // One schema (core/config_schema.h): every preset, and an experiment with each numeric key
+  // at the least and at the most the engine accepts, goes into the studio's pages and comes
+  // back unchanged (the fields used to clamp: lr below 1e-6, seeds above 2^30, ...).
+  void pagesKeepEveryValidExperiment() {
+    auto w = makeWindow();
+    std::string problems;
+    auto roundTrip = [&](const ExperimentConfig& c, const std::string& what) {
+      w->setExperiment(c);
+      const Json want = c.toJson(), got = w->currentExperiment().toJson();
+      std::string changed;
+      for (const auto& [section, values] : want.items()) {
+        if (!values.is_object() || !got.contains(section)) continue;
+        for (const auto& [name, value] : values.items())
+          if (got[section].value(name, Json()) != value)
+            changed += " " + section + "." + name + ": " + value.dump() + " -> " + got[section].value(name, Json()).dump();
+      }
+      if (want != got) problems += "\n" + what + ": saved back changed:" + changed;
+    };
+    for (const auto& entry : fs::directory_iterator(fs::path(test::sourceDir()) / "resources" / "presets")) {
+      std::ifstream in(entry.path());
+      const auto preset = ExperimentConfig::fromJson(Json::parse(in));
+      roundTrip(preset, entry.path().filename().string());
+    }
+    for (const auto& key : numericKeys()) {
+      for (const double value : {key.min, key.max}) {
+        Json j = ExperimentConfig().toJson();
+        const auto dot = key.path.find('.');
+        Json& section = j[key.path.substr(0, dot)];
+        auto set = [&](const std::string& name, double v) {
+          if (key.integer) section[name] = static_cast<int64_t>(v);
+          else section[name] = v;
+        };
+        const std::string name = key.path.substr(dot + 1);
+        set(name, value);
+        // A pair's other end follows where the pair must stay ordered (crop_scale_min <= max).
+        for (const auto& [from, to] : {std::pair<std::string, std::string>{"_min", "_max"}, {"_max", "_min"}}) {
+          if (name.size() > from.size() && name.compare(name.size() - from.size(), from.size(), from) == 0) {
+            const std::string other = name.substr(0, name.size() - from.size()) + to;
+            if (section.contains(other) && ((from == "_min" && section[other].get<double>() < value) ||
+                                            (from == "_max" && section[other].get<double>() > value)))
+              set(other, value);
+          }
+        }
+        ExperimentConfig c;
+        try {
+          c = ExperimentConfig::fromJson(j);
+        } catch (const std::exception& e) {
+          QFAIL((key.path + " = " + std::to_string(value) + " is in the schema's range but refused: " + e.what()).c_str());
+        }
+        roundTrip(c, key.path + " = " + std::to_string(value));
+      }
+    }
+    QVERIFY2(problems.empty(), problems.c_str());
   }
 
   // The page icons are accent-blue shapes; on the selected row they are drawn in the

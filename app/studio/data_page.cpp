@@ -20,6 +20,8 @@
 #include <QVBoxLayout>
 
 #include "app/importer/image_folder_importer.h"
+#include "core/config_schema.h"
+#include "widgets/number_field.h"
 #include "widgets/dataset_browser.h"
 
 namespace studio {
@@ -55,14 +57,12 @@ DataPage::DataPage(QWidget* parent) : QWidget(parent) {
   path_ = new QLineEdit;
   path_->setPlaceholderText(tr("Built-in location"));
   browse_ = new QPushButton(tr("&Browse…"));
-  train_limit_ = new QSpinBox;
-  train_limit_->setRange(0, 100000000);
-  train_limit_->setSingleStep(1000);
+  // Ranges from the experiment schema: every value the engine takes is shown as it is.
+  const NumericKey& limit = numericKey("dataset.train_limit");
+  train_limit_ = new NumberField(limit.min, limit.max, true, 1000);
   train_limit_->setSpecialValueText(tr("All images"));
-  holdout_ = new QDoubleSpinBox;
-  holdout_->setRange(0.0, 0.5);
-  holdout_->setSingleStep(0.05);
-  holdout_->setDecimals(2);
+  const NumericKey& holdout = numericKey("dataset.holdout_fraction");
+  holdout_ = new NumberField(holdout.min, holdout.max, false, 0.05);
   load_button_ = new QPushButton(tr("&Load"));
   load_button_->setDefault(true);
 
@@ -153,7 +153,7 @@ DataPage::DataPage(QWidget* parent) : QWidget(parent) {
     Q_EMIT datasetConfigChanged();
   });
   connect(path_, &QLineEdit::textEdited, this, &DataPage::datasetConfigChanged);
-  connect(train_limit_, qOverload<int>(&QSpinBox::valueChanged), this, &DataPage::datasetConfigChanged);
+  connect(train_limit_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &DataPage::datasetConfigChanged);
   connect(holdout_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &DataPage::datasetConfigChanged);
   connect(browse_, &QPushButton::clicked, this, [this]() {
     if (kind_->currentData().toString() == QLatin1String("packed")) {
@@ -181,7 +181,7 @@ void DataPage::setDatasetConfig(const DatasetConfig& config, int64_t seed) {
   const int i = kind_->findData(QString::fromStdString(config.kind));
   kind_->setCurrentIndex(i >= 0 ? i : 0);
   path_->setText(QString::fromStdString(config.path));
-  train_limit_->setValue(static_cast<int>(std::min<int64_t>(config.train_limit, train_limit_->maximum())));
+  train_limit_->setValue(static_cast<double>(config.train_limit));  // exact: the schema stops at 2^40
   holdout_->setValue(config.holdout_fraction);
   seed_ = seed;
   updateKindWidgets();
@@ -191,7 +191,7 @@ DatasetConfig DataPage::datasetConfig() const {
   DatasetConfig c;
   c.kind = kind_->currentData().toString().toStdString();
   c.path = path_->text().trimmed().toStdString();
-  c.train_limit = train_limit_->value();
+  c.train_limit = static_cast<int64_t>(train_limit_->value());
   c.holdout_fraction = holdout_->value();
   return c;
 }

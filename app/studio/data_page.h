@@ -66,7 +66,7 @@ class DataPage : public QWidget {
   QComboBox* kind_;
   QLineEdit* path_;
   QPushButton* browse_;
-  QSpinBox* train_limit_;
+  QDoubleSpinBox* train_limit_;
   QDoubleSpinBox* holdout_;
   QPushButton* load_button_;
   QPushButton* import_button_;

@@ -23,7 +23,9 @@
 #include <QVBoxLayout>
 
 #include "core/weight_import.h"
+#include "core/config_schema.h"
 #include "core/text_format.h"
+#include "widgets/number_field.h"
 
 namespace studio {
 
@@ -36,18 +38,17 @@ QVector<Preset> TrainingPage::presets() {
 
 namespace {
 
-QDoubleSpinBox* doubleSpin(double lo, double hi, int decimals, double step) {
-  auto* s = new QDoubleSpinBox;
-  s->setRange(lo, hi);
-  s->setDecimals(decimals);
-  s->setSingleStep(step);
-  s->setAccelerated(true);
-  return s;
+// Fields take their range from the experiment schema (core/config_schema.h), so that every
+// value the engine accepts is shown and saved back as it is.
+QDoubleSpinBox* numberField(const char* key, double step) {
+  const NumericKey& k = numericKey(key);
+  return new NumberField(k.min, k.max, k.integer, step);
 }
 
-QSpinBox* intSpin(int lo, int hi, int step = 1) {
+QSpinBox* intSpin(const char* key, int step = 1) {
+  const NumericKey& k = numericKey(key);
   auto* s = new QSpinBox;
-  s->setRange(lo, hi);
+  s->setRange(static_cast<int>(k.min), static_cast<int>(k.max));  // keys that fit an int
   s->setSingleStep(step);
   s->setAccelerated(true);
   return s;
@@ -88,30 +89,30 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   stem_->addItem(tr("Automatic (by image size)"), QStringLiteral("auto"));
   stem_->addItem(tr("CIFAR (3×3, no pooling)"), QStringLiteral("cifar"));
   stem_->addItem(tr("ImageNet (7×7 + pooling)"), QStringLiteral("imagenet"));
-  width_ = intSpin(4, 512, 4);
+  width_ = intSpin("model.width", 4);
   head_ = new QLineEdit;
   head_->setPlaceholderText(QStringLiteral("512, 128"));
-  batch_ = intSpin(2, 65536, 32);
-  epochs_ = intSpin(1, 100000);
+  batch_ = intSpin("train.batch_size", 32);
+  epochs_ = intSpin("train.epochs");
   optimizer_ = new QComboBox;
   optimizer_->addItem(QStringLiteral("AdamW"), QStringLiteral("adamw"));
   optimizer_->addItem(tr("SGD with momentum"), QStringLiteral("sgd"));
   optimizer_->addItem(tr("LARS (large batches)"), QStringLiteral("lars"));
-  lr_ = doubleSpin(1e-6, 100.0, 6, 1e-4);
-  weight_decay_ = doubleSpin(0.0, 1.0, 6, 1e-5);
-  warmup_ = doubleSpin(0.0, 1000.0, 2, 0.5);
-  temperature_ = doubleSpin(0.01, 10.0, 3, 0.05);
+  lr_ = numberField("optim.lr", 1e-4);
+  weight_decay_ = numberField("optim.weight_decay", 1e-5);
+  warmup_ = numberField("optim.warmup_epochs", 0.5);
+  temperature_ = numberField("method.temperature", 0.05);
   device_ = new QComboBox;
   device_->setEditable(true);
   device_->addItem(tr("Automatic (GPU when present)"), QStringLiteral("auto"));
   device_->addItem(tr("CPU"), QStringLiteral("cpu"));
   device_->addItem(tr("CUDA GPU"), QStringLiteral("cuda"));
-  seed_ = intSpin(0, 1 << 30);
-  threads_ = intSpin(0, 256);
+  seed_ = numberField("train.seed", 1);
+  threads_ = intSpin("train.threads");
   threads_->setSpecialValueText(tr("All cores (%1)").arg(QThread::idealThreadCount()));
-  eval_every_ = doubleSpin(0.0, 1000.0, 2, 0.5);
+  eval_every_ = numberField("monitor.every_epochs", 0.5);
   eval_every_->setSpecialValueText(tr("Only at the end"));
-  map_size_ = intSpin(0, 100000000, 500);
+  map_size_ = numberField("monitor.map_size", 500);
   map_size_->setSpecialValueText(tr("No map"));
   init_path_ = new QLineEdit;
   init_path_->setObjectName(QStringLiteral("initFrom"));
@@ -129,8 +130,8 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   init_clear_->setToolTip(tr("Start from random weights again"));
   init_strict_ = new QCheckBox(tr("Refuse weights that do not fit"));
   init_strict_->setChecked(true);
-  backbone_lr_mult_ = doubleSpin(0.0, 100.0, 3, 0.1);
-  freeze_stages_ = intSpin(0, 5);
+  backbone_lr_mult_ = numberField("optim.backbone_lr_mult", 0.1);
+  freeze_stages_ = intSpin("optim.freeze_stages");
   freeze_stages_->setSpecialValueText(tr("None"));
   init_report_ = new QLabel;
   init_report_->setObjectName(QStringLiteral("initReport"));
@@ -260,9 +261,9 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   for (QLineEdit* e : {name_, head_}) connect(e, &QLineEdit::textEdited, this, changed);
   for (QComboBox* c : {method_, backbone_, stem_, optimizer_, device_})
     connect(c, &QComboBox::currentTextChanged, this, changed);
-  for (QSpinBox* s : {width_, batch_, epochs_, seed_, threads_, map_size_})
+  for (QSpinBox* s : {width_, batch_, epochs_, threads_})
     connect(s, qOverload<int>(&QSpinBox::valueChanged), this, changed);
-  for (QDoubleSpinBox* s : {lr_, weight_decay_, warmup_, temperature_, eval_every_})
+  for (QDoubleSpinBox* s : {lr_, weight_decay_, warmup_, temperature_, eval_every_, seed_, map_size_})
     connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, changed);
   connect(backbone_, &QComboBox::currentTextChanged, this, [this]() {
     const bool convnet = backbone_->currentData().toString() == QLatin1String("convnet");
@@ -388,10 +389,10 @@ void TrainingPage::setConfig(const ExperimentConfig& c) {
   warmup_->setValue(c.optim.warmup_epochs);
   temperature_->setValue(c.method.temperature);
   selectData(device_, QString::fromStdString(c.train.device));
-  seed_->setValue(static_cast<int>(c.train.seed));
+  seed_->setValue(static_cast<double>(c.train.seed));  // exact up to 2^53, the schema's maximum
   threads_->setValue(static_cast<int>(c.train.threads));
   eval_every_->setValue(c.monitor.every_epochs);
-  map_size_->setValue(static_cast<int>(std::min<int64_t>(c.monitor.map_size, map_size_->maximum())));
+  map_size_->setValue(static_cast<double>(c.monitor.map_size));
   init_path_->setText(QString::fromStdString(c.model.init_from));
   init_strict_->setChecked(c.model.init_strict);
   backbone_lr_mult_->setValue(c.optim.backbone_lr_mult);
@@ -435,10 +436,10 @@ ExperimentConfig TrainingPage::applyTo(ExperimentConfig c) const {
   c.optim.warmup_epochs = warmup_->value();
   c.method.temperature = temperature_->value();
   c.train.device = comboValue(device_).toStdString();
-  c.train.seed = seed_->value();
+  c.train.seed = static_cast<int64_t>(seed_->value());
   c.train.threads = threads_->value();
   c.monitor.every_epochs = eval_every_->value();
-  c.monitor.map_size = map_size_->value();
+  c.monitor.map_size = static_cast<int64_t>(map_size_->value());
   c.model.init_from = initFrom().toStdString();
   c.model.init_strict = init_strict_->isChecked();
   c.optim.backbone_lr_mult = backbone_lr_mult_->value();

@@ -95,10 +95,10 @@ class TrainingPage : public QWidget {
   QDoubleSpinBox* warmup_;
   QDoubleSpinBox* temperature_;
   QComboBox* device_;
-  QSpinBox* seed_;
+  QDoubleSpinBox* seed_;
   QSpinBox* threads_;
   QDoubleSpinBox* eval_every_;
-  QSpinBox* map_size_;
+  QDoubleSpinBox* map_size_;
   QToolButton* start_button_;
   QToolButton* pause_button_;
   QToolButton* stop_button_;
