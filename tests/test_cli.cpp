@@ -990,7 +990,7 @@ void TestCli::badArguments() {
 // (issue 13) and held after: the loss and kNN of every step of a fixed 50-step CPU run and
 // the --json output of each command on it, against tests/golden/cli_behaviour.json.
 // After a change that is meant to alter results, rewrite the file and review its diff:
-//   STUDIO_UPDATE_GOLDEN=1 ./studio test -R '^test_cli$'
+//   STUDIO_UPDATE_GOLDEN=1 ./studio test -R '^test_cli.lock$'
 //
 // Tolerance. Every command runs on one thread with LibTorch's kernels pinned (ATen's
 // portable kernels, oneDNN at most AVX2, MKL's AVX2 code path): the same arithmetic in the
