@@ -35,6 +35,24 @@ else()
   target_link_libraries(studio_torch INTERFACE torch_cpu c10)
   target_include_directories(studio_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 endif()
+# The wheel's libtorch.so and libtorch_cpu.so export their own copies of std::filesystem
+# (remove_all, create_directories, filesystem_error...), built with the wheel's compiler.
+# Listed before libstdc++ among a program's libraries, they interpose libstdc++'s for every
+# caller: on Ubuntu 24.04 (GCC 13) the wheel's remove_all called through a null pointer and
+# killed studio-bench. libstdc++ named first on the link line comes first in the lookup order.
+target_link_options(studio_torch INTERFACE "SHELL:-Wl,--push-state,--no-as-needed -lstdc++ -Wl,--pop-state")
+# A compiler without a shared libstdc++ (the GPU machine's /opt/gcc has a dangling
+# libstdc++.so) links the static archive instead: the program's std::filesystem calls then
+# still bind to the wheel's copies and two C++ runtimes share one process. Refuse it by name.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libstdc++.so
+                  OUTPUT_VARIABLE _shared_libstdcxx OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT IS_ABSOLUTE "${_shared_libstdcxx}" OR NOT EXISTS "${_shared_libstdcxx}")
+    message(FATAL_ERROR "${CMAKE_CXX_COMPILER} finds no shared libstdc++ (libstdc++.so is missing or a broken link), "
+                        "so it would link libstdc++ statically beside LibTorch's shared one. "
+                        "Configure with another compiler, e.g. CXX=/usr/bin/g++ (./studio gpu-check does this itself).")
+  endif()
+endif()
 target_compile_definitions(studio_torch INTERFACE STUDIO_TORCH_HAS_CUDA=$<BOOL:${STUDIO_TORCH_HAS_CUDA}>)
 message(STATUS "LibTorch ${Torch_VERSION} at ${TORCH_INSTALL_PREFIX}; CUDA runtime linked: ${STUDIO_TORCH_HAS_CUDA}")
 

@@ -3,6 +3,8 @@
 #include <QObject>
 #include <QTest>
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -157,6 +159,31 @@ class TestRunStore : public QObject {
   }
 
   // The one atomic write every file of the studio goes through (core/file_io.h).
+  // LibTorch's wheel exports its own std::filesystem (and filesystem_error's type); a program
+  // that looked those up there first died in remove_all on Ubuntu 24.04. What this program's
+  // calls bind to is the first definition in the global lookup order, which dlsym returns.
+  void fileSystemCallsBindToLibstdcxx() {
+    for (const char* symbol : {"_ZNSt10filesystem10remove_allERKNS_7__cxx114pathE",
+                               "_ZNSt10filesystem18create_directoriesERKNS_7__cxx114pathE",
+                               "_ZNSt10filesystem6renameERKNS_7__cxx114pathES3_",
+                               "_ZTINSt10filesystem7__cxx1116filesystem_errorE"}) {
+      void* address = ::dlsym(RTLD_DEFAULT, symbol);
+      QVERIFY2(address, symbol);
+      Dl_info info{};
+      QVERIFY2(::dladdr(address, &info) != 0 && info.dli_fname, symbol);
+      QVERIFY2(std::strstr(info.dli_fname, "libstdc++") != nullptr,
+               qPrintable(QString("%1 binds to %2, not to libstdc++").arg(symbol, info.dli_fname)));
+    }
+    // And the call works on a tree: files, a nested folder, a symbolic link (not followed).
+    const fs::path dir = root_ / "remove-all";
+    fs::remove_all(dir);
+    fs::create_directories(dir / "a" / "b");
+    std::ofstream(dir / "a" / "b" / "f.txt") << "x";
+    fs::create_directory_symlink(dir / "a", dir / "link");
+    QCOMPARE(fs::remove_all(dir), std::uintmax_t(5));
+    QVERIFY(!fs::exists(dir));
+  }
+
   void atomicWriteUnderConcurrencyAndFailure() {
     const fs::path dir = freshDir("atomic_write");
     const std::string path = (dir / "shared.bin").string();
