@@ -2,12 +2,12 @@
 """The peer of the training benchmark: SimCLR written the standard PyTorch way, with the
 public `lightly` library (NTXentLoss, ProjectionHead) and torchvision v2 transforms in a
 DataLoader with worker processes. Same torch, model (ported layer for layer from
-core/models.cpp), batch, augmentation settings, loss and optimizer as the studio; the
+core/model/models.cpp), batch, augmentation settings, loss and optimizer as the studio; the
 settings come from `studio-bench configs`, the images from `studio-bench prepare`.
 
 With --aug gpu the peer augments on the GPU instead: the DataLoader only gathers uint8
 batches, and the augmentation runs batched on the device in plain torch operations (the
-same operations as core/augment.cpp's reference, per-view random parameters) - what a
+same operations as core/augment/augment.cpp's reference, per-view random parameters) - what a
 Python user who moved augmentation to the GPU would write.
 
 Prints one JSON line with the fields of `studio-bench run`: images/s from the plain steps,
@@ -45,7 +45,7 @@ def parse_args():
     return p.parse_args()
 
 
-# --- the model, as core/models.cpp builds it -------------------------------------------
+# --- the model, as core/model/models.cpp builds it -------------------------------------------
 
 def conv(cin, cout, k, stride=1):
     return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False)
@@ -63,7 +63,7 @@ def convnet(channels, width):
 def resnet18_cifar(channels):
     import torchvision
     m = torchvision.models.resnet18()
-    # CIFAR stem: a 3x3 stride-1 convolution, no max-pooling (core/models.cpp's ResNetImpl).
+    # CIFAR stem: a 3x3 stride-1 convolution, no max-pooling (core/model/models.cpp's ResNetImpl).
     m.conv1 = conv(channels, 64, 3)
     nn.init.kaiming_normal_(m.conv1.weight, mode="fan_out", nonlinearity="relu")
     m.maxpool = nn.Identity()

@@ -29,17 +29,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/augment.h"
-#include "core/augment_fused.h"
-#include "core/config.h"
-#include "core/crash_report.h"
-#include "core/dataset.h"
-#include "core/device.h"
-#include "core/error.h"
-#include "core/npy.h"
-#include "core/packed_dataset.h"
-#include "core/synthetic_dataset.h"
-#include "core/trainer.h"
+#include "core/augment/augment.h"
+#include "core/augment/augment_fused.h"
+#include "core/experiment/config.h"
+#include "core/base/crash_report.h"
+#include "core/data/dataset.h"
+#include "core/device/device.h"
+#include "core/base/error.h"
+#include "core/base/npy.h"
+#include "core/data/packed_dataset.h"
+#include "core/data/synthetic_dataset.h"
+#include "core/train/trainer.h"
 #include "gpu/register_kernels.h"
 
 namespace {

@@ -56,17 +56,17 @@ endif()
 target_compile_definitions(studio_torch INTERFACE STUDIO_TORCH_HAS_CUDA=$<BOOL:${STUDIO_TORCH_HAS_CUDA}>)
 message(STATUS "LibTorch ${Torch_VERSION} at ${TORCH_INSTALL_PREFIX}; CUDA runtime linked: ${STUDIO_TORCH_HAS_CUDA}")
 
-# One precompiled header for everything that includes torch, built once (on studio_core)
-# and reused by every other target: compiling <torch/torch.h> costs ~45 s, and even loading
+# One precompiled header for everything that includes torch, built once (on studio_data, the
+# first room of core that includes torch) and reused by every other target: compiling <torch/torch.h> costs ~45 s, and even loading
 # it ~7 s per translation unit on a 2-core machine, so files that do not include torch skip
-# it (studio_skip_torch_pch). Reuse needs the same code-generation flags as studio_core's:
+# it (studio_skip_torch_pch). Reuse needs the same code-generation flags as the owner's:
 # -fPIC (for executables too; GCC refuses a header precompiled with other -f flags).
-#   studio_torch_pch(TARGET [FROM OWNER])   OWNER (default studio_core) builds the header;
+#   studio_torch_pch(TARGET [FROM OWNER])   OWNER (default studio_data) builds the header;
 #                                           TARGET == OWNER creates it, others reuse it.
 function(studio_torch_pch target)
   cmake_parse_arguments(P "" "FROM" "" ${ARGN})
   if(NOT P_FROM)
-    set(P_FROM studio_core)
+    set(P_FROM studio_data)
   endif()
   if(target STREQUAL P_FROM)
     target_precompile_headers(${target} PRIVATE <torch/torch.h> <nlohmann/json.hpp> <string> <vector> <memory>)

@@ -6,7 +6,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include "core/augment_columns.h"
+#include "core/augment/augment_columns.h"
 #include "gpu/augment_launch.h"
 
 namespace studio::gpu {

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "core/augment_columns.h"
-#include "core/augment_math.h"
+#include "core/augment/augment_columns.h"
+#include "core/augment/augment_math.h"
 
 namespace studio::gpu {
 namespace {

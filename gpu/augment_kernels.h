@@ -1,16 +1,16 @@
 #pragma once
 // CUDA: the fused augmentation of a whole batch of views, each view reading its own row of
-// the parameter table (core/augment_columns.h), with the per-pixel math of
-// core/augment_math.h (the same functions the CPU applier and its tests use):
+// the parameter table (core/augment/augment_columns.h), with the per-pixel math of
+// core/augment/augment_math.h (the same functions the CPU applier and its tests use):
 //   1. random resized crop + flip as one bilinear resampling pass (uint8 in, float out),
 //      which also sums each view's contrast mean (one block per view, fixed order);
 //   2. colour jitter + grayscale, fused with solarize + normalisation when nothing is blurred;
 //   3. separable Gaussian blur (per-view sigma), rows then columns, the columns pass fused
 //      with solarize + normalisation.
-// Reference: Augmenter::apply (core/augment.h), the torch-ops pipeline, on the same table.
+// Reference: Augmenter::apply (core/augment/augment.h), the torch-ops pipeline, on the same table.
 #include <torch/types.h>
 
-#include "core/augment_math.h"
+#include "core/augment/augment_math.h"
 
 namespace studio::gpu {
 

@@ -7,7 +7,7 @@
 // cudaError_t of a failed launch. `views` must be > 0; all pointers are on the current device.
 #include <cstdint>
 
-#include "core/augment_math.h"
+#include "core/augment/augment_math.h"
 
 namespace studio::gpu::launch {
 

@@ -12,7 +12,7 @@
 
 #include <torch/types.h>
 
-#include "core/device_kernels.h"
+#include "core/device/device_kernels.h"
 
 namespace studio::gpu {
 

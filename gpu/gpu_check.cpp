@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <string>
 
-#include "core/crash_report.h"
-#include "core/device.h"
+#include "core/base/crash_report.h"
+#include "core/device/device.h"
 #include "gpu/device_info.h"
 #include "gpu/gpu_checks.h"
 #include "gpu/register_kernels.h"

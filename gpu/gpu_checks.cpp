@@ -8,20 +8,20 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "core/augment.h"
-#include "core/augment_fused.h"
-#include "core/checkpoint.h"
-#include "core/error.h"
-#include "core/run_folder.h"
-#include "core/synthetic_dataset.h"
-#include "core/trainer.h"
+#include "core/augment/augment.h"
+#include "core/augment/augment_fused.h"
+#include "core/model/checkpoint.h"
+#include "core/base/error.h"
+#include "core/runs/run_folder.h"
+#include "core/data/synthetic_dataset.h"
+#include "core/train/trainer.h"
 #include "gpu/augment_kernels.h"
 #include "gpu/normalize_kernel.h"
 
 namespace studio::gpu {
 namespace {
 
-// Unnormalised values in [0, 1] agree this closely (core/augment_math.h says why they
+// Unnormalised values in [0, 1] agree this closely (core/augment/augment_math.h says why they
 // differ at all; tests/test_augment_fused.cpp holds the CPU applier to the same bound).
 constexpr double kTolerance = 2e-5;
 

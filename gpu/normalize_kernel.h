@@ -1,6 +1,6 @@
 #pragma once
 // CUDA: uint8 NCHW images -> float32 normalised ((x/255 - mean[c]) / std[c]) in one pass.
-// Reference: studio::Augmenter::normalize on images/255 (core/augment.h).
+// Reference: studio::Augmenter::normalize on images/255 (core/augment/augment.h).
 #include <vector>
 
 #include <torch/types.h>

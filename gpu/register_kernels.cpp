@@ -1,6 +1,6 @@
 #include "gpu/register_kernels.h"
 
-#include "core/device_kernels.h"
+#include "core/device/device_kernels.h"
 #include "gpu/augment_kernels.h"
 #include "gpu/captured_step.h"
 #include "gpu/device_info.h"

@@ -6,10 +6,10 @@
 
 #include <cstring>
 
-#include "core/augment.h"
-#include "core/augment_preview.h"
-#include "core/dataset.h"
-#include "core/error.h"
+#include "core/augment/augment.h"
+#include "core/augment/augment_preview.h"
+#include "core/data/dataset.h"
+#include "core/base/error.h"
 
 using namespace studio;
 

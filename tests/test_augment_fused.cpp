@@ -1,4 +1,4 @@
-// The fused augmentation math (core/augment_math.h, shared with the CUDA kernels) against
+// The fused augmentation math (core/augment/augment_math.h, shared with the CUDA kernels) against
 // the torch-ops reference on the same parameter tables: random images of several sizes,
 // odd and non-square shapes, 1 to 4 channels, every operation on. This is how a machine
 // without a GPU checks the kernels' arithmetic; tests/test_gpu_kernels.cpp checks the
@@ -14,9 +14,9 @@
 
 #include <torch/torch.h>
 
-#include "core/augment.h"
-#include "core/augment_fused.h"
-#include "core/augment_math.h"
+#include "core/augment/augment.h"
+#include "core/augment/augment_fused.h"
+#include "core/augment/augment_math.h"
 
 using namespace studio;
 

@@ -29,11 +29,11 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/test_support.h"
-#include "core/crash_report.h"
-#include "core/error.h"
-#include "core/npy.h"
-#include "core/packed_dataset.h"
-#include "core/run_index.h"
+#include "core/base/crash_report.h"
+#include "core/base/error.h"
+#include "core/base/npy.h"
+#include "core/data/packed_dataset.h"
+#include "core/runs/run_index.h"
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;

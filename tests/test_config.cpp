@@ -9,8 +9,8 @@
 #include <cmath>
 #include <limits>
 
-#include "core/config.h"
-#include "core/text_format.h"
+#include "core/experiment/config.h"
+#include "core/base/text_format.h"
 #include "tests/test_support.h"
 
 using namespace studio;
@@ -20,7 +20,7 @@ using studio::test::expectError;
 class TestConfig : public QObject {
   Q_OBJECT
  private Q_SLOTS:
-  // The one spelling of numbers and durations (core/text_format.h): config messages, the
+  // The one spelling of numbers and durations (core/base/text_format.h): config messages, the
   // CLI's progress line and the studio's ETA and run durations.
   void textFormats() {
     QCOMPARE(studio::formatNumber(0.001), std::string("0.001"));

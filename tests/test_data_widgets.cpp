@@ -20,8 +20,8 @@
 #include <cmath>
 #include <memory>
 
-#include "core/config.h"
-#include "core/image_table.h"
+#include "core/experiment/config.h"
+#include "core/data/image_table.h"
 #include "widgets/augment_preview_grid.h"
 #include "widgets/augmentation_designer.h"
 #include "widgets/dataset_browser.h"

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/dataset.h"
-#include "core/packed_dataset.h"
+#include "core/data/dataset.h"
+#include "core/data/packed_dataset.h"
 #include "tests/test_support.h"
 
 using namespace studio;

@@ -12,19 +12,19 @@
 #include <atomic>
 #include <fstream>
 
-#include "core/autocast_scope.h"
-#include "core/batch_probe.h"
-#include "core/checkpoint.h"
-#include "core/config.h"
-#include "core/device.h"
-#include "core/device_kernels.h"
-#include "core/engine_plan.h"
-#include "core/host_memory_cache.h"
-#include "core/models.h"
-#include "core/optim.h"
-#include "core/run_folder.h"
-#include "core/run_index.h"
-#include "core/trainer.h"
+#include "core/device/autocast_scope.h"
+#include "core/device/batch_probe.h"
+#include "core/model/checkpoint.h"
+#include "core/experiment/config.h"
+#include "core/device/device.h"
+#include "core/device/device_kernels.h"
+#include "core/device/engine_plan.h"
+#include "core/device/host_memory_cache.h"
+#include "core/model/models.h"
+#include "core/model/optim.h"
+#include "core/runs/run_folder.h"
+#include "core/runs/run_index.h"
+#include "core/train/trainer.h"
 #include "tests/test_support.h"
 #include "tests/tiny_dataset.h"
 
@@ -458,7 +458,7 @@ class TestEngine : public QObject {
     for (size_t i = 0; i < 3; ++i) QCOMPARE(rest[i], reference[3 + i]);
   }
 
-  // The seam to the CUDA kernels (core/device_kernels.h): what the engine's plan can use is
+  // The seam to the CUDA kernels (core/device/device_kernels.h): what the engine's plan can use is
   // what a client registered. Last in the suite: a registration lasts for the process.
   void deviceKernelsComeFromTheRegistration() {
     const auto cpu = torch::Device(torch::kCPU);

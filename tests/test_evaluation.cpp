@@ -16,9 +16,9 @@
 #include <sstream>
 #include <utility>
 
-#include "core/embedding_export.h"
-#include "core/evaluation.h"
-#include "core/knn.h"
+#include "core/exchange/embedding_export.h"
+#include "core/eval/evaluation.h"
+#include "core/eval/knn.h"
 #include "test_support.h"
 
 using namespace studio;
@@ -83,7 +83,7 @@ class TestEvaluation : public QObject {
   }
 
   void knnPredictionsReport() {
-    // kNN (core/knn.h) gives labels without probabilities: the report has no ECE.
+    // kNN (core/eval/knn.h) gives labels without probabilities: the report has no ECE.
     const auto bank = unitRows(torch::tensor({1.f, 0.f, 0.9f, 0.1f, 0.f, 1.f, 0.1f, 0.9f}).view({4, 2}));
     const auto bank_labels = longs({0, 0, 1, 1});
     const auto queries = unitRows(torch::tensor({1.f, 0.05f, 0.05f, 1.f, 0.95f, 0.f}).view({3, 2}));

@@ -13,10 +13,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/embedding_export.h"
-#include "core/label_study.h"
-#include "core/png_writer.h"
-#include "core/study_result.h"
+#include "core/exchange/embedding_export.h"
+#include "core/eval/label_study.h"
+#include "core/base/png_writer.h"
+#include "core/eval/study_result.h"
 #include "tests/test_support.h"
 
 using namespace studio;

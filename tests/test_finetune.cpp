@@ -12,17 +12,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/augment.h"
-#include "core/checkpoint.h"
-#include "core/dataset.h"
-#include "core/evaluation.h"
-#include "core/models.h"
-#include "core/packed_dataset.h"
-#include "core/run_index.h"
-#include "core/safetensors_torch.h"
-#include "core/supervised.h"
-#include "core/trainer.h"
-#include "core/weight_import.h"
+#include "core/augment/augment.h"
+#include "core/model/checkpoint.h"
+#include "core/data/dataset.h"
+#include "core/eval/evaluation.h"
+#include "core/model/models.h"
+#include "core/data/packed_dataset.h"
+#include "core/runs/run_index.h"
+#include "core/exchange/safetensors_torch.h"
+#include "core/eval/supervised.h"
+#include "core/train/trainer.h"
+#include "core/exchange/weight_import.h"
 #include "tests/test_support.h"
 #include "tests/tiny_dataset.h"
 

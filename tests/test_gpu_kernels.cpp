@@ -6,7 +6,7 @@
 
 #include <torch/torch.h>
 
-#include "core/device.h"
+#include "core/device/device.h"
 #include "gpu/gpu_checks.h"
 #include "gpu/register_kernels.h"
 #include "tests/test_support.h"

@@ -25,9 +25,9 @@
 #include "app/studio/monitor_page.h"
 #include "app/studio/preferences.h"
 #include "app/studio/runs_page.h"
-#include "core/config.h"
-#include "core/config_schema.h"
-#include "core/run_index.h"
+#include "core/experiment/config.h"
+#include "core/experiment/config_schema.h"
+#include "core/runs/run_index.h"
 #include "tests/test_support.h"
 #include "widgets/augment_preview_grid.h"
 #include "widgets/curve_plot.h"
@@ -125,7 +125,7 @@ class GuiTest : public QObject {
   }
 
 
-  // One schema (core/config_schema.h): every preset, and an experiment with each numeric key
+  // One schema (core/experiment/config_schema.h): every preset, and an experiment with each numeric key
   // at the least and at the most the engine accepts, goes into the studio's pages and comes
   // back unchanged (the fields used to clamp: lr below 1e-6, seeds above 2^30, ...).
   void pagesKeepEveryValidExperiment() {

@@ -1,4 +1,4 @@
-// The packed dataset format (core/packed_dataset.h) and the image-folder importer
+// The packed dataset format (core/data/packed_dataset.h) and the image-folder importer
 // (app/importer): round trips, refusals of damaged files, class folders, fits, EXIF
 // orientation and cancellation. Images are generated here with OpenCV.
 #include <QtTest/QtTest>
@@ -17,8 +17,8 @@
 
 #include "app/importer/image_folder_importer.h"
 #include "tests/test_support.h"
-#include "core/error.h"
-#include "core/packed_dataset.h"
+#include "core/base/error.h"
+#include "core/data/packed_dataset.h"
 
 namespace fs = std::filesystem;
 

@@ -6,9 +6,9 @@
 
 #include <cmath>
 
-#include "core/knn.h"
-#include "core/losses.h"
-#include "core/optim.h"
+#include "core/eval/knn.h"
+#include "core/model/losses.h"
+#include "core/model/optim.h"
 
 using namespace studio;
 

@@ -15,17 +15,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/checkpoint.h"
-#include "core/model_export.h"
-#include "core/models.h"
-#include "core/npy.h"
-#include "core/packed_dataset.h"
-#include "core/safetensors.h"
-#include "core/safetensors_torch.h"
-#include "core/supervised.h"
-#include "core/trainer.h"
+#include "core/model/checkpoint.h"
+#include "core/exchange/model_export.h"
+#include "core/model/models.h"
+#include "core/base/npy.h"
+#include "core/data/packed_dataset.h"
+#include "core/base/safetensors.h"
+#include "core/exchange/safetensors_torch.h"
+#include "core/eval/supervised.h"
+#include "core/train/trainer.h"
 #include "core/version.h"
-#include "core/weight_import.h"
+#include "core/exchange/weight_import.h"
 #include "tests/test_support.h"
 
 namespace fs = std::filesystem;

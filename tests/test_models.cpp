@@ -9,8 +9,8 @@
 
 #include <unistd.h>
 
-#include "core/checkpoint.h"
-#include "core/models.h"
+#include "core/model/checkpoint.h"
+#include "core/model/models.h"
 #include "tests/test_support.h"
 
 using namespace studio;

@@ -21,11 +21,11 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/test_support.h"
-#include "core/error.h"
-#include "core/file_io.h"
-#include "core/metrics_record.h"
-#include "core/npy.h"
-#include "core/run_index.h"
+#include "core/base/error.h"
+#include "core/base/file_io.h"
+#include "core/base/metrics_record.h"
+#include "core/base/npy.h"
+#include "core/runs/run_index.h"
 
 namespace fs = std::filesystem;
 using studio::ErrorKind;
@@ -158,7 +158,7 @@ class TestRunStore : public QObject {
     fs::create_directories(root_);
   }
 
-  // The one atomic write every file of the studio goes through (core/file_io.h).
+  // The one atomic write every file of the studio goes through (core/base/file_io.h).
   // LibTorch's wheel exports its own std::filesystem (and filesystem_error's type); a program
   // that looked those up there first died in remove_all on Ubuntu 24.04. What this program's
   // calls bind to is the first definition in the global lookup order, which dlsym returns.

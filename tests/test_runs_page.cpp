@@ -25,9 +25,9 @@
 #include "app/studio/preferences.h"
 #include "app/studio/runs_page.h"
 #include "app/studio/theme.h"
-#include "core/metrics_record.h"
-#include "core/run_folder.h"
-#include "core/run_index.h"
+#include "core/base/metrics_record.h"
+#include "core/runs/run_folder.h"
+#include "core/runs/run_index.h"
 #include "widgets/curve_plot.h"
 
 using namespace studio;

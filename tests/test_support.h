@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/file_io.h"  // readTextFile, for the files the suites check
+#include "core/base/error.h"
+#include "core/base/file_io.h"  // readTextFile, for the files the suites check
 
 namespace studio::test {
 

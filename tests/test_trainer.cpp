@@ -9,11 +9,11 @@
 #include <fstream>
 #include <thread>
 
-#include "core/device.h"
-#include "core/metrics_record.h"
-#include "core/packed_dataset.h"
-#include "core/run_index.h"
-#include "core/trainer.h"
+#include "core/device/device.h"
+#include "core/base/metrics_record.h"
+#include "core/data/packed_dataset.h"
+#include "core/runs/run_index.h"
+#include "core/train/trainer.h"
 #include "tests/test_support.h"
 #include "tests/tiny_dataset.h"
 

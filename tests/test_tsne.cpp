@@ -12,13 +12,13 @@
 #include <utility>
 #include <vector>
 
-#include "core/embedding_map.h"
-#include "core/grid_convolution.h"
-#include "core/neighbour_graph.h"
-#include "core/pca.h"
-#include "core/tsne.h"
-#include "core/tsne_fft.h"
-#include "core/tsne_tensor.h"
+#include "core/eval/embedding_map.h"
+#include "core/eval/grid_convolution.h"
+#include "core/eval/neighbour_graph.h"
+#include "core/eval/pca.h"
+#include "core/eval/tsne.h"
+#include "core/eval/tsne_fft.h"
+#include "core/eval/tsne_tensor.h"
 #include "tests/test_support.h"
 
 using namespace studio;

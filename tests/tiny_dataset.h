@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <string>
 
-#include "core/config.h"
-#include "core/packed_dataset.h"
-#include "core/synthetic_dataset.h"
+#include "core/experiment/config.h"
+#include "core/data/packed_dataset.h"
+#include "core/data/synthetic_dataset.h"
 
 namespace studio::test {
 

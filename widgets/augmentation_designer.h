@@ -8,7 +8,7 @@
 #include <QStringList>
 #include <QWidget>
 
-#include "core/config.h"
+#include "core/experiment/config.h"
 
 class QDoubleSpinBox;
 class QFormLayout;

@@ -10,7 +10,7 @@
 #include <QVector>
 #include <QWidget>
 
-#include "core/image_table.h"
+#include "core/data/image_table.h"
 
 class QComboBox;
 class QGroupBox;

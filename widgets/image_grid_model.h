@@ -9,7 +9,7 @@
 #include <QCache>
 #include <QPixmap>
 
-#include "core/image_table.h"
+#include "core/data/image_table.h"
 
 namespace studio {
 

@@ -1,12 +1,12 @@
 #pragma once
-// Conversions from the engine's planar uint8 images (core/image_table.h) to QImage, and
+// Conversions from the engine's planar uint8 images (core/data/image_table.h) to QImage, and
 // the thumbnail scaling every image view shares. Torch-free, GUI-thread agnostic (QImage
 // only, no QPixmap), so workers may call it too.
 #include <cstdint>
 
 #include <QImage>
 
-#include "core/image_table.h"
+#include "core/data/image_table.h"
 
 namespace studio {
 

@@ -9,7 +9,7 @@
 #include <QVector>
 #include <QWidget>
 
-#include "core/study_result.h"
+#include "core/eval/study_result.h"
 
 class QCustomPlot;
 

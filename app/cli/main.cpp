@@ -21,29 +21,29 @@
 #include <torch/torch.h>
 
 #include "app/cli/progress_printer.h"
-#include "core/config.h"
-#include "core/crash_report.h"
-#include "core/dataset.h"
-#include "core/device.h"
+#include "core/experiment/config.h"
+#include "core/base/crash_report.h"
+#include "core/data/dataset.h"
+#include "core/device/device.h"
 #include "gpu/register_kernels.h"
-#include "core/duplicate_scan.h"
-#include "core/embedding_export.h"
-#include "core/error.h"
-#include "core/text_format.h"
-#include "core/evaluation.h"
-#include "core/knn.h"
-#include "core/model_export.h"
-#include "core/neighbour_graph.h"
-#include "core/npy.h"
-#include "core/run_folder.h"
-#include "core/run_embeddings.h"
-#include "core/run_index.h"
-#include "core/run_study.h"
-#include "core/supervised.h"
-#include "core/trainer.h"
-#include "core/tsne.h"
+#include "core/eval/duplicate_scan.h"
+#include "core/exchange/embedding_export.h"
+#include "core/base/error.h"
+#include "core/base/text_format.h"
+#include "core/eval/evaluation.h"
+#include "core/eval/knn.h"
+#include "core/exchange/model_export.h"
+#include "core/eval/neighbour_graph.h"
+#include "core/base/npy.h"
+#include "core/runs/run_folder.h"
+#include "core/runs/run_embeddings.h"
+#include "core/runs/run_index.h"
+#include "core/eval/run_study.h"
+#include "core/eval/supervised.h"
+#include "core/train/trainer.h"
+#include "core/eval/tsne.h"
 #include "core/version.h"
-#include "core/weight_import.h"
+#include "core/exchange/weight_import.h"
 #ifdef STUDIO_HAVE_IMPORTER
 #include "app/importer/image_folder_importer.h"
 #endif
@@ -491,7 +491,7 @@ int cmdProbe(const Args& a) {
   o.device = option(a, "--device", "auto");
   o.knn_k = intOption(a, "--k", 200, 1, 100000);
   // Arms: "probe" = the frozen representations (each with every classifier), "scratch" and
-  // "finetune" the supervised ones (core/run_study.h), or representations by name.
+  // "finetune" the supervised ones (core/eval/run_study.h), or representations by name.
   o.representations.clear();
   const auto known = studio::knownStudyRepresentations();
   for (const auto& arm : splitList(option(a, "--arms", "probe,scratch"))) {
@@ -745,7 +745,7 @@ int cmdTsneQuality(const Args& a) {
   return kExitOk;
 }
 
-// How well the approximate kNN graph behind t-SNE's affinities (core/neighbour_graph.h) finds
+// How well the approximate kNN graph behind t-SNE's affinities (core/eval/neighbour_graph.h) finds
 // the exact one on a given matrix, and how long each search takes.
 int cmdKnnRecall(const Args& a) {
   needPositional(a, 0, "no positional arguments");

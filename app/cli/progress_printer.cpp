@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "core/text_format.h"
+#include "core/base/text_format.h"
 
 namespace studio::cli {
 

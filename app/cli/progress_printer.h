@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "core/trainer.h"
+#include "core/train/trainer.h"
 
 namespace studio::cli {
 

@@ -10,8 +10,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "core/error.h"
-#include "core/packed_dataset.h"
+#include "core/base/error.h"
+#include "core/data/packed_dataset.h"
 
 namespace studio {
 namespace {

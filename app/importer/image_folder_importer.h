@@ -1,5 +1,5 @@
 #pragma once
-// Turns a folder of images into a packed dataset (core/packed_dataset.h). Uses OpenCV,
+// Turns a folder of images into a packed dataset (core/data/packed_dataset.h). Uses OpenCV,
 // which is why it lives outside core. No Qt: the CLI and the GUI both call it.
 #include <cstdint>
 #include <functional>

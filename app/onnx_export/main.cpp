@@ -1,7 +1,7 @@
 // contrastive-onnx-export: a studio model's exchange weights (safetensors) and its
 // architecture.json -> an ONNX file, checked by ONNX's checker. A process of its own because
 // the ONNX library's protobuf must not meet LibTorch's in one process; contrastive-cli and
-// the studio run it (core/model_export.h). Exit codes: 0 written, 2 bad input, 1 failure.
+// the studio run it (core/exchange/model_export.h). Exit codes: 0 written, 2 bad input, 1 failure.
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "app/onnx_export/onnx_graph_builder.h"
-#include "core/error.h"
-#include "core/file_io.h"
-#include "core/safetensors.h"
+#include "core/base/error.h"
+#include "core/base/file_io.h"
+#include "core/base/safetensors.h"
 
 namespace {
 

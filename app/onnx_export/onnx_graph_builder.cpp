@@ -6,7 +6,7 @@
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace studio {
 namespace {
@@ -107,7 +107,7 @@ onnx::NodeProto* OnnxGraphBuilder::node(const std::string& op, const std::vector
   return n;
 }
 
-// Square kernels, padding k / 2 on every side, no bias: how core/models.cpp builds them.
+// Square kernels, padding k / 2 on every side, no bias: how core/model/models.cpp builds them.
 std::string OnnxGraphBuilder::conv(const std::string& x, const std::string& prefix, int64_t stride) {
   const std::string w = weight(prefix + ".weight", 4);
   const auto& shape = entry(w).shape;

@@ -1,6 +1,6 @@
 #pragma once
 // Builds the ONNX model of a studio encoder (and classifier) from its exchange-named
-// weights (core/safetensors.h) and its architecture.json (core/model_export.h writes both):
+// weights (core/base/safetensors.h) and its architecture.json (core/exchange/model_export.h writes both):
 // opset 17, a dynamic batch dimension, BatchNormalization in inference mode, the input
 // normalisation stated in metadata_props, then checked with ONNX's checker and strict
 // shape inference. Links the ONNX library (protobuf) and never LibTorch.
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <onnx/onnx_pb.h>
 
-#include "core/safetensors.h"
+#include "core/base/safetensors.h"
 
 namespace studio {
 

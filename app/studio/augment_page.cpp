@@ -7,7 +7,7 @@
 #include <QSplitter>
 #include <QVBoxLayout>
 
-#include "core/augment_preview.h"
+#include "core/augment/augment_preview.h"
 #include "widgets/augment_preview_grid.h"
 #include "widgets/augmentation_designer.h"
 #include "widgets/qimage_convert.h"

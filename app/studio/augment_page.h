@@ -7,7 +7,7 @@
 
 #include "app/studio/background_task.h"
 #include "app/studio/data_page.h"
-#include "core/config.h"
+#include "core/experiment/config.h"
 
 class QLabel;
 class QPushButton;

@@ -15,7 +15,7 @@
 #include <QString>
 #include <QThreadPool>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace studio {
 

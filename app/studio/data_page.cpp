@@ -20,7 +20,7 @@
 #include <QVBoxLayout>
 
 #include "app/importer/image_folder_importer.h"
-#include "core/config_schema.h"
+#include "core/experiment/config_schema.h"
 #include "widgets/number_field.h"
 #include "widgets/dataset_browser.h"
 

@@ -8,8 +8,8 @@
 #include <QWidget>
 
 #include "app/studio/background_task.h"
-#include "core/config.h"
-#include "core/dataset_images.h"
+#include "core/experiment/config.h"
+#include "core/data/dataset_images.h"
 
 class QComboBox;
 class QDoubleSpinBox;

@@ -15,8 +15,8 @@
 #include <QStandardItemModel>
 #include <QVBoxLayout>
 
-#include "core/model_export.h"
-#include "core/run_folder.h"
+#include "core/exchange/model_export.h"
+#include "core/runs/run_folder.h"
 
 namespace studio {
 

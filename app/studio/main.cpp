@@ -10,7 +10,7 @@
 #include "app/studio/preferences.h"
 #include "app/studio/screenshot_tour.h"
 #include "app/studio/theme.h"
-#include "core/device.h"
+#include "core/device/device.h"
 #include "core/version.h"
 #include "gpu/register_kernels.h"
 

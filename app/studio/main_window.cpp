@@ -29,8 +29,8 @@
 #include "app/studio/runs_page.h"
 #include "app/studio/theme.h"
 #include "app/studio/training_page.h"
-#include "core/metrics_record.h"
-#include "core/text_format.h"
+#include "core/base/metrics_record.h"
+#include "core/base/text_format.h"
 #include "core/version.h"
 
 namespace studio {

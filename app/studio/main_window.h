@@ -8,7 +8,7 @@
 
 #include "app/studio/data_page.h"
 #include "app/studio/engine_controller.h"
-#include "core/config.h"
+#include "core/experiment/config.h"
 
 class QAction;
 class QLabel;

@@ -49,43 +49,26 @@ void MonitorPage::clear(const QString& run_title) {
   for (CurvePlot* p : {loss_, lr_, knn_, speed_}) p->clearData();
   if (knn_->hasSeries("raw")) knn_->removeSeries("raw");
   title_ = run_title;
-  best_knn_ = -1;
-  last_step_ = total_steps_ = 0;
-  last_epoch_ = 0;
+  curves_ = RunCurves();
   summary_->setText(tr("%1: starting…").arg(run_title));
 }
 
 void MonitorPage::addRecords(const MetricsBatch& batch) {
-  QVector<double> step_x, loss_y, lr_y, speed_y;
-  for (const MetricsRecord& r : batch) {
-    if (r.kind == "step") {
-      step_x.push_back(double(r.step));
-      loss_y.push_back(r.value("loss"));
-      lr_y.push_back(r.value("lr"));
-      speed_y.push_back(r.value("images_per_s"));
-      last_loss_ = r.value("loss");
-      last_step_ = r.step;
-      last_epoch_ = r.epoch;
-    } else if (r.kind == "eval") {
-      const double acc = r.value("knn_top1");
-      if (acc >= 0) knn_->appendPoint("knn", double(r.step), 100.0 * acc);
-      best_knn_ = std::max(best_knn_, acc);
-      const double raw = r.value("raw_pixel_knn_top1");
-      if (raw >= 0) knn_->setReferenceLine("raw", tr("raw pixels"), 100.0 * raw, kBaseline);
-    } else if (r.kind == "info") {
-      total_steps_ = static_cast<qint64>(r.value("total_steps", 0));
-      last_step_ = r.step;
-    }
+  curves_.add(batch);
+  if (!curves_.step.isEmpty()) {
+    loss_->appendPoints("loss", curves_.step, curves_.loss);
+    lr_->appendPoints("lr", curves_.step, curves_.lr);
+    speed_->appendPoints("images_per_s", curves_.step, curves_.images_per_s);
   }
-  if (!step_x.isEmpty()) {
-    loss_->appendPoints("loss", step_x, loss_y);
-    lr_->appendPoints("lr", step_x, lr_y);
-    speed_->appendPoints("images_per_s", step_x, speed_y);
-  }
-  QString text = tr("%1: step %2").arg(title_).arg(last_step_);
-  if (total_steps_ > 0) text += tr(" of %1").arg(total_steps_);
-  text += tr(" · epoch %1 · loss %2").arg(last_epoch_, 0, 'f', 2).arg(last_loss_, 0, 'f', 4);
-  if (best_knn_ >= 0) text += tr(" · best kNN %1%").arg(100.0 * best_knn_, 0, 'f', 1);
+  if (!curves_.knn_step.isEmpty()) knn_->appendPoints("knn", curves_.knn_step, curves_.knn_percent);
+  // The baseline is measured once per run: drawn when it first arrives.
+  if (curves_.raw_pixel_knn_percent >= 0 && !knn_->hasSeries("raw"))
+    knn_->setReferenceLine("raw", tr("raw pixels"), curves_.raw_pixel_knn_percent, kBaseline);
+  curves_.clearPoints();
+  QString text = tr("%1: step %2").arg(title_).arg(curves_.last_step);
+  if (curves_.total_steps > 0) text += tr(" of %1").arg(curves_.total_steps);
+  text += tr(" · epoch %1 · loss %2").arg(curves_.last_epoch, 0, 'f', 2).arg(curves_.last_loss, 0, 'f', 4);
+  if (curves_.best_knn >= 0) text += tr(" · best kNN %1%").arg(100.0 * curves_.best_knn, 0, 'f', 1);
   summary_->setText(text);
 }
 

@@ -4,6 +4,7 @@
 // redraw on their own timers, never once per step.
 #include <QWidget>
 
+#include "app/studio/run_curves.h"
 #include "app/studio/training_worker.h"
 
 class QLabel;
@@ -33,10 +34,7 @@ class MonitorPage : public QWidget {
   CurvePlot* speed_;
   QLabel* summary_;
   QString title_;
-  double best_knn_ = -1;
-  double last_loss_ = 0;
-  qint64 last_step_ = 0, total_steps_ = 0;
-  double last_epoch_ = 0;
+  RunCurves curves_;  // the run so far; its points are drawn and cleared batch by batch
 };
 
 }  // namespace studio

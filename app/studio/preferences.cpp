@@ -5,7 +5,7 @@
 #include <QRegularExpression>
 #include <QSettings>
 
-#include "core/run_folder.h"
+#include "core/runs/run_folder.h"
 
 namespace studio {
 

@@ -25,7 +25,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "widgets/class_accuracy_plot.h"
 #include "widgets/qimage_convert.h"
 #include "widgets/study_plot.h"

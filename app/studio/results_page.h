@@ -8,9 +8,9 @@
 #include <QWidget>
 
 #include "app/studio/background_task.h"
-#include "core/duplicate_scan.h"
-#include "core/run_study.h"
-#include "core/study_result.h"
+#include "core/eval/duplicate_scan.h"
+#include "core/eval/run_study.h"
+#include "core/eval/study_result.h"
 
 class QCheckBox;
 class QComboBox;
@@ -92,7 +92,7 @@ class ResultsPage : public QWidget {
   QCheckBox* pretrained_;
   QCheckBox* random_init_;
   QCheckBox* raw_pixels_;
-  QCheckBox* scratch_;    // supervised arms (core/supervised.h): off by default, they train networks
+  QCheckBox* scratch_;    // supervised arms (core/eval/supervised.h): off by default, they train networks
   QCheckBox* finetuned_;
   QSpinBox* supervised_epochs_;
   FinetuneOptions finetune_;  // the rest of the supervised arms' settings, kept as set

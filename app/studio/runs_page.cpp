@@ -43,10 +43,11 @@
 
 #include "app/studio/background_task.h"
 #include "app/studio/export_dialog.h"
-#include "core/error.h"
-#include "core/metrics_record.h"
-#include "core/run_index.h"
-#include "core/text_format.h"
+#include "app/studio/run_curves.h"
+#include "core/base/error.h"
+#include "core/base/metrics_record.h"
+#include "core/runs/run_index.h"
+#include "core/base/text_format.h"
 #include "widgets/curve_plot.h"
 
 namespace studio {
@@ -186,9 +187,7 @@ struct RunsPage::LoadedRun {
   QString dir;
   QString id;
   QString name;
-  QVector<double> loss_x, loss_y;
-  QVector<double> knn_x, knn_y;  // percent
-  double raw_knn = -1;           // percent, -1 when the run has no baseline
+  RunCurves curves;
   QString error;
 };
 
@@ -956,20 +955,7 @@ void RunsPage::requestDetails() {
           run.name = input.name;
           const std::string path = (input.dir + QStringLiteral("/metrics.jsonl")).toStdString();
           try {
-            for (const MetricsRecord& r : readMetricsFile(path)) {
-              if (r.kind == "step" && r.has("loss")) {
-                run.loss_x.push_back(static_cast<double>(r.step));
-                run.loss_y.push_back(r.value("loss"));
-              } else if (r.kind == "eval") {
-                const double knn = r.value("knn_top1");
-                if (knn >= 0) {
-                  run.knn_x.push_back(static_cast<double>(r.step));
-                  run.knn_y.push_back(100.0 * knn);
-                }
-                const double raw = r.value("raw_pixel_knn_top1");
-                if (raw >= 0) run.raw_knn = 100.0 * raw;
-              }
-            }
+            run.curves.add(readMetricsFile(path));
           } catch (const std::exception& e) {
             run.error = tr("Cannot read %1: %2").arg(QString::fromStdString(path), QString::fromStdString(e.what()));
           }
@@ -1024,7 +1010,8 @@ void RunsPage::showDetails(const Details& details) {
   // different selection redraws from scratch.
   bool rebuild = details.dirs != shown_dirs_;
   for (const LoadedRun& run : details.runs) {
-    if (run.loss_x.size() < shown_loss_points_.value(run.dir) || run.knn_x.size() < shown_knn_points_.value(run.dir))
+    if (run.curves.step.size() < shown_loss_points_.value(run.dir) ||
+        run.curves.knn_step.size() < shown_knn_points_.value(run.dir))
       rebuild = true;
   }
   if (rebuild) {
@@ -1049,16 +1036,18 @@ void RunsPage::showDetails(const Details& details) {
   for (const LoadedRun& run : details.runs) {
     if (!run.error.isEmpty()) errors << run.error;
     const int loss_done = shown_loss_points_.value(run.dir);
-    if (run.loss_x.size() > loss_done)
-      loss_plot_->appendPoints(run.dir, run.loss_x.mid(loss_done), run.loss_y.mid(loss_done));
-    shown_loss_points_[run.dir] = static_cast<int>(run.loss_x.size());
+    if (run.curves.step.size() > loss_done)
+      loss_plot_->appendPoints(run.dir, run.curves.step.mid(loss_done), run.curves.loss.mid(loss_done));
+    shown_loss_points_[run.dir] = static_cast<int>(run.curves.step.size());
     const int knn_done = shown_knn_points_.value(run.dir);
-    if (run.knn_x.size() > knn_done) knn_plot_->appendPoints(run.dir, run.knn_x.mid(knn_done), run.knn_y.mid(knn_done));
-    shown_knn_points_[run.dir] = static_cast<int>(run.knn_x.size());
+    if (run.curves.knn_step.size() > knn_done)
+      knn_plot_->appendPoints(run.dir, run.curves.knn_step.mid(knn_done), run.curves.knn_percent.mid(knn_done));
+    shown_knn_points_[run.dir] = static_cast<int>(run.curves.knn_step.size());
   }
   // The raw-pixel baseline belongs to one dataset: show it when one run is shown.
-  if (details.runs.size() == 1 && details.runs.front().raw_knn >= 0) {
-    knn_plot_->setReferenceLine(kRawPixelsKey, tr("raw pixels"), details.runs.front().raw_knn, QColor(127, 127, 127));
+  if (details.runs.size() == 1 && details.runs.front().curves.raw_pixel_knn_percent >= 0) {
+    knn_plot_->setReferenceLine(kRawPixelsKey, tr("raw pixels"), details.runs.front().curves.raw_pixel_knn_percent,
+                                QColor(127, 127, 127));
   } else if (knn_plot_->hasReferenceLine(kRawPixelsKey)) {
     knn_plot_->removeSeries(kRawPixelsKey);
   }

@@ -22,9 +22,9 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
-#include "core/weight_import.h"
-#include "core/config_schema.h"
-#include "core/text_format.h"
+#include "core/exchange/weight_import.h"
+#include "core/experiment/config_schema.h"
+#include "core/base/text_format.h"
 #include "widgets/number_field.h"
 
 namespace studio {
@@ -38,7 +38,7 @@ QVector<Preset> TrainingPage::presets() {
 
 namespace {
 
-// Fields take their range from the experiment schema (core/config_schema.h), so that every
+// Fields take their range from the experiment schema (core/experiment/config_schema.h), so that every
 // value the engine accepts is shown and saved back as it is.
 QDoubleSpinBox* numberField(const char* key, double step) {
   const NumericKey& k = numericKey(key);

@@ -1,7 +1,7 @@
 #include "app/studio/training_worker.h"
 
-#include "core/error.h"
-#include "core/trainer.h"
+#include "core/base/error.h"
+#include "core/train/trainer.h"
 
 namespace studio {
 

@@ -12,9 +12,9 @@
 #include <QObject>
 #include <QString>
 
-#include "core/config.h"
-#include "core/embedding_map.h"
-#include "core/metrics_record.h"
+#include "core/experiment/config.h"
+#include "core/eval/embedding_map.h"
+#include "core/base/metrics_record.h"
 
 namespace studio {
 

@@ -1,0 +1,37 @@
+#include "app/studio/run_curves.h"
+
+#include <algorithm>
+
+namespace studio {
+
+void RunCurves::add(const std::vector<MetricsRecord>& records) {
+  for (const MetricsRecord& r : records) {
+    if (r.kind == "step" && r.has("loss")) {
+      step.push_back(double(r.step));
+      loss.push_back(r.value("loss"));
+      lr.push_back(r.value("lr"));
+      images_per_s.push_back(r.value("images_per_s"));
+      last_loss = r.value("loss");
+      last_step = r.step;
+      last_epoch = r.epoch;
+    } else if (r.kind == "eval") {
+      const double knn = r.value("knn_top1");
+      if (knn >= 0) {
+        knn_step.push_back(double(r.step));
+        knn_percent.push_back(100.0 * knn);
+      }
+      best_knn = std::max(best_knn, knn);
+      const double raw = r.value("raw_pixel_knn_top1");
+      if (raw >= 0) raw_pixel_knn_percent = 100.0 * raw;
+    } else if (r.kind == "info") {
+      total_steps = static_cast<int64_t>(r.value("total_steps", 0));
+      last_step = r.step;
+    }
+  }
+}
+
+void RunCurves::clearPoints() {
+  for (QVector<double>* v : {&step, &loss, &lr, &images_per_s, &knn_step, &knn_percent}) v->clear();
+}
+
+}  // namespace studio
