@@ -219,6 +219,26 @@ class TestTrainer : public QObject {
     QCOMPARE(QString::fromStdString(records.back().text), QString("failed: the client gave up"));
   }
 
+  // A run sets LibTorch's thread count and seeds its generators for itself, then puts both
+  // back: the caller's next random numbers and thread count are as if no run had happened.
+  void runLeavesTorchStateAsItWas() {
+    const std::string dir = test::scratchDir("trainer_torch_state");
+    auto config = tinyConfig(writeTinyDataset(dir));
+    config.train.threads = 1;  // initTestCase set 2
+    torch::manual_seed(12345);
+    const torch::Tensor expected = torch::rand({4});  // the generator's next draws from this state
+    torch::manual_seed(12345);
+    Trainer trainer(config, dir + "/runs");
+    trainer.run([](const MetricsRecord&) { return true; });
+    QCOMPARE(torch::get_num_threads(), 2);
+    QVERIFY(torch::equal(torch::rand({4}), expected));
+    // The same for measuring a finished run.
+    torch::manual_seed(12345);
+    (void)embedRunMap(trainer.folder(), 8, "cpu");
+    QCOMPARE(torch::get_num_threads(), 2);
+    QVERIFY(torch::equal(torch::rand({4}), expected));
+  }
+
   void cancelWhilePausedStops() {
     const std::string dir = test::scratchDir("trainer_pause_cancel");
     auto config = tinyConfig(writeTinyDataset(dir));

@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "core/eval/evaluation.h"
-#include "core/runs/run_embeddings.h"
+#include "core/eval/run_embeddings.h"
 
 namespace studio {
 

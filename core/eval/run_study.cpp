@@ -11,7 +11,7 @@
 #include "core/base/error.h"
 #include "core/eval/knn.h"
 #include "core/eval/label_study.h"
-#include "core/runs/run_embeddings.h"
+#include "core/eval/run_embeddings.h"
 #include "core/eval/supervised.h"
 
 namespace studio {

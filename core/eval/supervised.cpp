@@ -9,6 +9,7 @@
 #include "core/augment/augment.h"
 #include "core/data/dataset.h"
 #include "core/device/device.h"
+#include "core/device/torch_state.h"
 #include "core/base/error.h"
 #include "core/eval/evaluation.h"
 #include "core/base/file_io.h"
@@ -191,7 +192,8 @@ FinetuneResult SupervisedFinetuner::run(const torch::Tensor& pool_images, const 
     throwBadInput(run_.path() + ": the run has no checkpoint to fine-tune (train it first, or fine-tune from scratch)");
   if (test_images.size(0) == 0) throwBadInput(run_.path() + ": no test images to score the fine-tuned classifier on");
   const torch::Device device = resolveDevice(device_, "--device");
-  if (config_.train.threads > 0) torch::set_num_threads(static_cast<int>(config_.train.threads));
+  ScopedTorchState torch_state;  // threads and seed for this fine-tuning, put back after it
+  torch_state.setThreads(config_.train.threads);
 
   // Labelled subset, then a class-balanced validation split from it (classes with a single
   // labelled example keep it for training).
@@ -231,7 +233,7 @@ FinetuneResult SupervisedFinetuner::run(const torch::Tensor& pool_images, const 
                   "-channel images (the run never started?)");
   const Augmenter augmenter(aug_config, channels, pool_images.size(2), pool_images.size(3));
 
-  torch::manual_seed(static_cast<uint64_t>(config_.train.seed + 1000003 * (o.seed + 1)));
+  torch_state.seed(config_.train.seed + 1000003 * (o.seed + 1));
   auto backbone = makeBackbone(config_.model, channels, augmenter.outSize());
   if (o.from_pretrained) loadEncoderWeights(*backbone, run_.checkpointPath(), /*strict=*/true);
   backbone->freezeStages(o.freeze_stages);

@@ -18,6 +18,7 @@
 #include "core/model/checkpoint.h"
 #include "core/data/dataset.h"
 #include "core/base/error.h"
+#include "core/device/torch_state.h"
 #include "core/base/file_io.h"
 #include "core/exchange/model_card.h"
 #include "core/model/models.h"
@@ -162,7 +163,8 @@ ExportResult exportModel(const RunFolder& run, const ExportOptions& options, con
   report(0.2, "loading the weights");
 
   torch::NoGradGuard no_grad;
-  torch::manual_seed(static_cast<uint64_t>(config.train.seed));
+  ScopedTorchState torch_state;  // the seed for the model's construction, put back after the export
+  torch_state.seed(config.train.seed);
   ContrastiveModel model = makeContrastiveModel(config.model, data.train.channels(), side);
   Json arch = model->backbone().architecture();
   NamedTensors tensors;

@@ -3,7 +3,9 @@
 // it reports one MetricsRecord per step (and per evaluation) to a callback whose answer
 // can stop the run, honours pause and cancel requests from any thread within one step,
 // writes checkpoints atomically and resumes from the last one on the same trajectory.
-// No torch types in this header: the GUI includes it.
+// LibTorch's process-wide settings (threads, seeds, TF32) are set for a run and put back
+// after it. No torch types in this header: the GUI includes it. A finished run is measured
+// by core/eval/run_evaluation.h.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -85,15 +87,5 @@ class Trainer {
   std::mutex pause_mutex_;
   std::condition_variable pause_cv_;
 };
-
-// kNN top-1 of a finished or interrupted run's encoder (its last checkpoint) on the
-// held-out split, and the raw-pixel baseline with the same settings. bank_size and
-// query_size 0 = all images.
-struct EvalResult {
-  double knn_top1 = 0;
-  double raw_pixel_knn_top1 = 0;
-  int64_t bank_size = 0, query_size = 0, k = 0, step = 0;
-};
-EvalResult evaluateRun(const RunFolder& folder, int64_t k, int64_t bank_size, int64_t query_size, const std::string& device);
 
 }  // namespace studio
