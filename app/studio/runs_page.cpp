@@ -1,20 +1,16 @@
 #include "app/studio/runs_page.h"
 
 #include <algorithm>
-#include <cmath>
 #include <exception>
 #include <filesystem>
-#include <limits>
 #include <system_error>
 #include <utility>
+#include <vector>
 
-#include <QDateTime>
 #include <QDesktopServices>
 #include <QDir>
-#include <QFile>
 #include <QFileInfo>
 #include <QFileSystemWatcher>
-#include <QFontDatabase>
 #include <QFrame>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -23,17 +19,12 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
-#include <QPainter>
-#include <QPixmap>
 #include <QPlainTextEdit>
 #include <QPushButton>
-#include <QRegularExpression>
-#include <QSet>
 #include <QShortcut>
-#include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QStackedWidget>
-#include <QStandardItemModel>
+#include <QStandardItem>
 #include <QStyle>
 #include <QTableView>
 #include <QTimer>
@@ -41,29 +32,14 @@
 #include <QUrl>
 #include <QVBoxLayout>
 
-#include "app/studio/background_task.h"
 #include "app/studio/export_dialog.h"
-#include "app/studio/run_curves.h"
-#include "core/base/error.h"
-#include "core/base/metrics_record.h"
 #include "core/runs/run_index.h"
-#include "core/base/text_format.h"
-#include "widgets/curve_plot.h"
 
 namespace studio {
 
 namespace {
 
-// Roles of the source model. Column 0 carries the run's identity; every cell carries the
-// value it sorts by, so that 9.5% sorts below 80.0% and dates sort as dates.
-constexpr int kPathRole = Qt::UserRole + 1;
-constexpr int kIdRole = Qt::UserRole + 2;
-constexpr int kStatusRole = Qt::UserRole + 3;
-constexpr int kSortRole = Qt::UserRole + 10;
-
 constexpr int kDetailsDelayMs = 120;  // a drag across rows loads the curves once
-constexpr qint64 kMaxConfigBytes = 1 << 20;
-const QString kRawPixelsKey = QStringLiteral("__raw_pixels__");
 
 const char kEmptyText[] = QT_TRANSLATE_NOOP("studio::RunsPage",
                                             "No runs yet. Start one on the Training page, or with contrastive-cli train.");
@@ -74,147 +50,11 @@ bool isResumableStatus(const QString& status) {
          status == QLatin1String("failed") || status == QLatin1String("paused");
 }
 
-QColor statusColor(const QString& status) {
-  if (status == QLatin1String("finished")) return QColor(46, 160, 67);
-  if (status == QLatin1String("running")) return QColor(47, 128, 237);
-  if (status == QLatin1String("paused") || status == QLatin1String("cancelled") ||
-      status == QLatin1String("interrupted"))
-    return QColor(230, 162, 32);
-  if (status == QLatin1String("failed")) return QColor(218, 54, 51);
-  return QColor(140, 140, 140);
-}
-
-// Qualitative colours that stay distinct on light and dark backgrounds.
-QColor runColor(int i) {
-  static const QColor colors[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),
-                                  QColor(214, 39, 40),  QColor(148, 103, 189), QColor(140, 86, 75),
-                                  QColor(227, 119, 194), QColor(127, 127, 127), QColor(188, 189, 34),
-                                  QColor(23, 190, 207)};
-  return colors[i % (sizeof colors / sizeof colors[0])];
-}
-
-QString cleanDir(const QString& dir) {
-  if (dir.trimmed().isEmpty()) return QString();
-  return QDir::cleanPath(QFileInfo(dir.trimmed()).absoluteFilePath());
-}
-
-QDateTime parseUtc(const std::string& iso) {
-  QDateTime t = QDateTime::fromString(QString::fromStdString(iso), Qt::ISODate);
-  // A stamp without a zone is still UTC: that is what core writes.
-  if (t.isValid() && t.timeSpec() == Qt::LocalTime) t.setTimeSpec(Qt::UTC);
-  return t;
-}
-
-struct Cell {
-  QString text;
-  QVariant sort;
-  QString tooltip;
-  Qt::Alignment alignment = Qt::AlignLeft | Qt::AlignVCenter;
-};
-
-std::vector<Cell> cellsOf(const RunRecord& r) {
-  std::vector<Cell> cells(RunsPage::ColumnCount);
-  const QString name = QString::fromStdString(r.name);
-  cells[RunsPage::NameColumn] = {name, name, QString::fromStdString(r.path)};
-  const QString status = QString::fromStdString(r.status);
-  cells[RunsPage::StatusColumn] = {status, status, QString()};
-  const QString dataset = QString::fromStdString(r.dataset);
-  cells[RunsPage::DatasetColumn] = {dataset, dataset, QString()};
-  const QString method = QString::fromStdString(r.method);
-  cells[RunsPage::MethodColumn] = {method, method, QString()};
-
-  const bool has_knn = r.best_knn >= 0 && std::isfinite(r.best_knn);
-  cells[RunsPage::BestKnnColumn] = {has_knn ? QStringLiteral("%1%").arg(100.0 * r.best_knn, 0, 'f', 1)
-                                            : QStringLiteral("—"),
-                                    has_knn ? r.best_knn : -1.0, QString(), Qt::AlignRight | Qt::AlignVCenter};
-
-  const QDateTime started = parseUtc(r.started_at);
-  const QString started_raw = QString::fromStdString(r.started_at);
-  cells[RunsPage::StartedColumn] = {
-      started.isValid() ? started.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm")) : started_raw,
-      started.isValid() ? QVariant(started.toMSecsSinceEpoch()) : QVariant(qint64(0)), started_raw};
-
-  const QDateTime ended = parseUtc(r.ended_at);
-  Cell duration;
-  duration.alignment = Qt::AlignRight | Qt::AlignVCenter;
-  if (r.status == "running") {
-    // Still going: longer than anything that ended, and stable so the sort does not churn.
-    duration.text = RunsPage::tr("running");
-    duration.sort = std::numeric_limits<qint64>::max();
-  } else if (started.isValid() && ended.isValid()) {
-    const qint64 seconds = started.secsTo(ended);
-    duration.text = QString::fromStdString(formatClock(double(std::max<qint64>(0, seconds))));
-    duration.sort = seconds;
-  } else {
-    duration.text = QStringLiteral("—");
-    duration.sort = qint64(-1);
-  }
-  cells[RunsPage::DurationColumn] = duration;
-  return cells;
-}
-
 }  // namespace
 
-// Matches every whitespace-separated term of the filter against name, dataset and status.
-class RunFilterProxy : public QSortFilterProxyModel {
- public:
-  using QSortFilterProxyModel::QSortFilterProxyModel;
-
-  void setFilterText(const QString& text) {
-    text_ = text.trimmed();
-    terms_ = text_.split(QRegularExpression(QStringLiteral("\\s+")), Qt::SkipEmptyParts);
-    invalidateFilter();
-  }
-  QString filterText() const { return text_; }
-
- protected:
-  bool filterAcceptsRow(int row, const QModelIndex& parent) const override {
-    if (terms_.isEmpty()) return true;
-    QString haystack;
-    for (int column : {RunsPage::NameColumn, RunsPage::DatasetColumn, RunsPage::StatusColumn})
-      haystack += sourceModel()->index(row, column, parent).data().toString() + QLatin1Char('\n');
-    for (const QString& term : terms_)
-      if (!haystack.contains(term, Qt::CaseInsensitive)) return false;
-    return true;
-  }
-
- private:
-  QString text_;
-  QStringList terms_;
-};
-
-struct RunsPage::LoadedRun {
-  QString dir;
-  QString id;
-  QString name;
-  RunCurves curves;
-  QString error;
-};
-
-struct RunsPage::Details {
-  uint64_t generation = 0;
-  QStringList dirs;
-  std::vector<LoadedRun> runs;
-  QString signature;
-  QString config_dir;
-  QString config_text;
-  QString config_error;  // shown instead of the text
-  bool config_unreadable = false;  // there but not readable: an error, not just absent
-};
-
 RunsPage::RunsPage(QWidget* parent) : QWidget(parent) {
-  model_ = new QStandardItemModel(0, ColumnCount, this);
-  model_->setHorizontalHeaderLabels(
-      {tr("Name"), tr("Status"), tr("Dataset"), tr("Method"), tr("Best kNN"), tr("Started"), tr("Duration")});
-  model_->horizontalHeaderItem(BestKnnColumn)->setToolTip(tr("Best kNN top-1 accuracy on held-out images"));
-  model_->horizontalHeaderItem(StartedColumn)->setToolTip(tr("Start time, local"));
-
-  proxy_ = new RunFilterProxy(this);
-  proxy_->setSourceModel(model_);
-  proxy_->setSortRole(kSortRole);
-  proxy_->setSortCaseSensitivity(Qt::CaseInsensitive);
-  proxy_->setSortLocaleAware(true);
-  proxy_->setDynamicSortFilter(true);
+  model_ = new RunsTableModel(this);
+  proxy_ = new RunFilterProxy(model_, this);
 
   watcher_ = new QFileSystemWatcher(this);
   connect(watcher_, &QFileSystemWatcher::directoryChanged, this, [this](const QString&) {
@@ -242,10 +82,9 @@ RunsPage::RunsPage(QWidget* parent) : QWidget(parent) {
   details_timer_->setInterval(kDetailsDelayMs);
   connect(details_timer_, &QTimer::timeout, this, &RunsPage::requestDetails);
 
-  buildUi();
+  buildUi();  // the details panel starts cleared
   updateButtons();
   updatePlaceholder();
-  clearDetails();
 }
 
 RunsPage::~RunsPage() = default;
@@ -315,7 +154,7 @@ void RunsPage::buildUi() {
   table_->installEventFilter(this);
   connect(table_, &QTableView::doubleClicked, this, [this](const QModelIndex& index) {
     if (!index.isValid()) return;
-    const QString dir = proxy_->index(index.row(), NameColumn).data(kPathRole).toString();
+    const QString dir = proxy_->index(index.row(), NameColumn).data(RunsTableModel::kPathRole).toString();
     if (!dir.isEmpty()) Q_EMIT openRunRequested(dir);
   });
   connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &RunsPage::onSelectionChanged);
@@ -366,38 +205,13 @@ void RunsPage::buildUi() {
   top_layout->addLayout(button_row);
 
   // Details of the selection.
-  details_hint_ = new QLabel(this);
-  details_hint_->setWordWrap(true);
-  loss_plot_ = new CurvePlot(tr("Loss"), tr("step"), tr("loss"), this);
-  loss_plot_->setObjectName(QStringLiteral("runsLossPlot"));
-  knn_plot_ = new CurvePlot(tr("kNN accuracy"), tr("step"), tr("top-1 accuracy (%)"), this);
-  knn_plot_->setObjectName(QStringLiteral("runsKnnPlot"));
-  config_view_ = new QPlainTextEdit(this);
-  config_view_->setObjectName(QStringLiteral("runsConfig"));
-  config_view_->setReadOnly(true);
-  config_view_->setLineWrapMode(QPlainTextEdit::NoWrap);
-  config_view_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-  config_view_->setAccessibleName(tr("Configuration of the selected run"));
-  config_view_->setPlaceholderText(tr("The selected run's config.json"));
-
-  auto* curves = new QSplitter(Qt::Horizontal, this);
-  curves->addWidget(loss_plot_);
-  curves->addWidget(knn_plot_);
-  curves->addWidget(config_view_);
-  curves->setStretchFactor(0, 2);
-  curves->setStretchFactor(1, 2);
-  curves->setStretchFactor(2, 1);
-  curves->setChildrenCollapsible(false);
-
-  auto* bottom = new QWidget(this);
-  auto* bottom_layout = new QVBoxLayout(bottom);
-  bottom_layout->setContentsMargins(0, 0, 0, 0);
-  bottom_layout->addWidget(details_hint_);
-  bottom_layout->addWidget(curves, 1);
+  details_ = new RunDetailsPanel(this);
+  connect(details_, &RunDetailsPanel::updated, this, &RunsPage::detailsUpdated);
+  connect(details_, &RunDetailsPanel::errorOccurred, this, &RunsPage::reportError);
 
   splitter_ = new QSplitter(Qt::Vertical, this);
   splitter_->addWidget(top);
-  splitter_->addWidget(bottom);
+  splitter_->addWidget(details_);
   splitter_->setStretchFactor(0, 1);
   splitter_->setStretchFactor(1, 1);
   splitter_->setChildrenCollapsible(false);
@@ -412,13 +226,13 @@ void RunsPage::buildUi() {
   setTabOrder(resume_button_, delete_button_);
   setTabOrder(delete_button_, show_folder_button_);
   setTabOrder(show_folder_button_, export_button_);
-  setTabOrder(export_button_, config_view_);
+  setTabOrder(export_button_, details_->configView());
 }
 
 // --- the index ------------------------------------------------------------------------
 
 void RunsPage::setRunsDir(const QString& dir) {
-  runs_dir_ = cleanDir(dir);
+  runs_dir_ = RunsTableModel::cleanDir(dir);
   index_.reset();
   index_error_.clear();
   model_->removeRows(0, model_->rowCount());
@@ -502,66 +316,15 @@ void RunsPage::refresh() {
     if (banner_text_->text() == index_error_) clearMessage();
     index_error_.clear();
   }
-  applyRecords(records);
+  model_->applyRecords(records);
   updatePlaceholder();
   updateButtons();
 
   // A selected run that is still training grows its metrics file: follow it.
-  if (!details_in_flight_ && !details_timer_->isActive() && !shown_dirs_.isEmpty()) {
+  if (!details_->loading() && !details_timer_->isActive() && !details_->shownDirs().isEmpty()) {
     const QStringList dirs = selectedRunDirs().mid(0, kMaxOverlaidRuns);
-    if (dirs == shown_dirs_ && metricsSignature(dirs) != shown_signature_) requestDetails();
+    if (details_->outdated(dirs)) requestDetails();
   }
-}
-
-void RunsPage::applyRecords(const std::vector<RunRecord>& records) {
-  // Update rows in place rather than rebuilding the model, so that the selection, the
-  // current row and the scroll position survive every refresh.
-  QHash<QString, int> row_of_id;
-  for (int row = 0; row < model_->rowCount(); ++row) row_of_id.insert(model_->item(row, 0)->data(kIdRole).toString(), row);
-
-  QSet<QString> seen;
-  for (const RunRecord& record : records) {
-    const QString id = QString::fromStdString(record.id);
-    if (seen.contains(id)) continue;
-    seen.insert(id);
-    const std::vector<Cell> cells = cellsOf(record);
-    const QString status = QString::fromStdString(record.status);
-    const QString path = cleanDir(QString::fromStdString(record.path));
-
-    auto it = row_of_id.constFind(id);
-    if (it == row_of_id.constEnd()) {
-      QList<QStandardItem*> items;
-      for (int column = 0; column < ColumnCount; ++column) {
-        auto* item = new QStandardItem(cells[column].text);
-        item->setFlags(Qt::ItemIsSelectable | Qt::ItemIsEnabled);
-        item->setData(cells[column].sort, kSortRole);
-        item->setTextAlignment(cells[column].alignment);
-        if (!cells[column].tooltip.isEmpty()) item->setToolTip(cells[column].tooltip);
-        items << item;
-      }
-      items[NameColumn]->setData(path, kPathRole);
-      items[NameColumn]->setData(id, kIdRole);
-      items[NameColumn]->setData(status, kStatusRole);
-      items[StatusColumn]->setIcon(statusIcon(status));
-      model_->appendRow(items);
-      continue;
-    }
-    const int row = *it;
-    for (int column = 0; column < ColumnCount; ++column) {
-      QStandardItem* item = model_->item(row, column);
-      if (item->text() != cells[column].text) item->setText(cells[column].text);
-      if (item->data(kSortRole) != cells[column].sort) item->setData(cells[column].sort, kSortRole);
-      if (item->toolTip() != cells[column].tooltip) item->setToolTip(cells[column].tooltip);
-    }
-    QStandardItem* first = model_->item(row, NameColumn);
-    if (first->data(kPathRole).toString() != path) first->setData(path, kPathRole);
-    if (first->data(kStatusRole).toString() != status) {
-      first->setData(status, kStatusRole);
-      model_->item(row, StatusColumn)->setIcon(statusIcon(status));
-    }
-  }
-  for (int row = model_->rowCount() - 1; row >= 0; --row)
-    if (!seen.contains(model_->item(row, 0)->data(kIdRole).toString())) model_->removeRow(row);
 }
 
 int RunsPage::runCount() const { return model_->rowCount(); }
@@ -572,31 +335,24 @@ QStringList RunsPage::selectedRunDirs() const {
   QModelIndexList rows = table_->selectionModel()->selectedRows(NameColumn);
   std::sort(rows.begin(), rows.end(), [](const QModelIndex& a, const QModelIndex& b) { return a.row() < b.row(); });
   QStringList dirs;
-  for (const QModelIndex& index : rows) dirs << index.data(kPathRole).toString();
+  for (const QModelIndex& index : rows) dirs << index.data(RunsTableModel::kPathRole).toString();
   return dirs;
 }
 
 QStringList RunsPage::selectedRunIds() const {
   QStringList ids;
   for (const QString& dir : selectedRunDirs()) {
-    const int row = sourceRowOfPath(dir);
-    if (row >= 0) ids << model_->item(row, NameColumn)->data(kIdRole).toString();
+    const int row = model_->rowOfPath(dir);
+    if (row >= 0) ids << model_->item(row, NameColumn)->data(RunsTableModel::kIdRole).toString();
   }
   return ids;
 }
 
-int RunsPage::sourceRowOfPath(const QString& run_dir) const {
-  const QString wanted = cleanDir(run_dir);
-  for (int row = 0; row < model_->rowCount(); ++row)
-    if (model_->item(row, NameColumn)->data(kPathRole).toString() == wanted) return row;
-  return -1;
-}
-
 void RunsPage::selectRun(const QString& run_dir) {
-  int row = sourceRowOfPath(run_dir);
+  int row = model_->rowOfPath(run_dir);
   if (row < 0) {
     refresh();  // a run the caller just started may not have been read yet
-    row = sourceRowOfPath(run_dir);
+    row = model_->rowOfPath(run_dir);
     if (row < 0) return;
   }
   QModelIndex index = proxy_->mapFromSource(model_->index(row, NameColumn));
@@ -618,16 +374,16 @@ void RunsPage::openSelected() {
   const QModelIndex current = table_->currentIndex();
   QString dir = dirs.first();
   if (current.isValid() && table_->selectionModel()->isRowSelected(current.row(), QModelIndex()))
-    dir = proxy_->index(current.row(), NameColumn).data(kPathRole).toString();
+    dir = proxy_->index(current.row(), NameColumn).data(RunsTableModel::kPathRole).toString();
   Q_EMIT openRunRequested(dir);
 }
 
 void RunsPage::resumeSelected() {
   const QStringList dirs = selectedRunDirs();
   if (dirs.size() != 1) return;
-  const int row = sourceRowOfPath(dirs.first());
+  const int row = model_->rowOfPath(dirs.first());
   if (row < 0) return;
-  const QString status = model_->item(row, NameColumn)->data(kStatusRole).toString();
+  const QString status = model_->item(row, NameColumn)->data(RunsTableModel::kStatusRole).toString();
   if (!isResumableStatus(status) || !QFileInfo::exists(dirs.first() + QStringLiteral("/checkpoints/last.pt"))) return;
   Q_EMIT resumeRunRequested(dirs.first());
 }
@@ -638,10 +394,11 @@ void RunsPage::deleteSelected() {
   };
   std::vector<Target> targets;
   for (const QString& dir : selectedRunDirs()) {
-    const int row = sourceRowOfPath(dir);
+    const int row = model_->rowOfPath(dir);
     if (row < 0) continue;
     const QStandardItem* item = model_->item(row, NameColumn);
-    targets.push_back({dir, item->data(kIdRole).toString(), item->text(), item->data(kStatusRole).toString()});
+    targets.push_back({dir, item->data(RunsTableModel::kIdRole).toString(), item->text(),
+                       item->data(RunsTableModel::kStatusRole).toString()});
   }
   if (targets.empty()) return;
 
@@ -679,7 +436,7 @@ void RunsPage::deleteSelected() {
   for (const Target& t : targets) {
     // Only ever remove what is recognisably a run folder: a damaged index row must not
     // turn into deleting the runs folder itself or something outside it.
-    const QString root = cleanDir(runs_dir_);
+    const QString root = RunsTableModel::cleanDir(runs_dir_);
     if (t.dir.isEmpty() || t.dir == root || (root + QLatin1Char('/')).startsWith(t.dir + QLatin1Char('/')) ||
         !QFileInfo(t.dir + QStringLiteral("/run.json")).isFile()) {
       if (!QFileInfo::exists(t.dir)) {
@@ -767,8 +524,9 @@ void RunsPage::updateButtons() {
   bool resumable = false;
   QString why = tr("Select one cancelled, interrupted, failed or paused run that has a checkpoint to resume it");
   if (dirs.size() == 1) {
-    const int row = sourceRowOfPath(dirs.first());
-    const QString status = row >= 0 ? model_->item(row, NameColumn)->data(kStatusRole).toString() : QString();
+    const int row = model_->rowOfPath(dirs.first());
+    const QString status =
+        row >= 0 ? model_->item(row, NameColumn)->data(RunsTableModel::kStatusRole).toString() : QString();
     if (!isResumableStatus(status)) {
       why = tr("A %1 run cannot be resumed").arg(status);
     } else if (!QFileInfo::exists(dirs.first() + QStringLiteral("/checkpoints/last.pt"))) {
@@ -869,27 +627,6 @@ void RunsPage::reportIndexError(const QString& message) {
   reportError(message);
 }
 
-QIcon RunsPage::statusIcon(const QString& status) {
-  auto it = status_icons_.constFind(status);
-  if (it != status_icons_.constEnd()) return *it;
-  QIcon icon;
-  for (int side : {16, 32}) {
-    QPixmap pixmap(side, side);
-    pixmap.fill(Qt::transparent);
-    QPainter painter(&pixmap);
-    painter.setRenderHint(QPainter::Antialiasing);
-    const QColor color = statusColor(status);
-    painter.setPen(QPen(color.darker(130), side / 16.0));
-    painter.setBrush(color);
-    const double margin = side * 0.2;
-    painter.drawEllipse(QRectF(margin, margin, side - 2 * margin, side - 2 * margin));
-    painter.end();
-    icon.addPixmap(pixmap);
-  }
-  status_icons_.insert(status, icon);
-  return icon;
-}
-
 // --- details of the selection -----------------------------------------------------------
 
 void RunsPage::onSelectionChanged() {
@@ -897,189 +634,21 @@ void RunsPage::onSelectionChanged() {
   details_timer_->start();
 }
 
-bool RunsPage::detailsPending() const { return details_in_flight_ || details_timer_->isActive(); }
-
-QString RunsPage::metricsSignature(const QStringList& dirs) const {
-  QStringList parts;
-  for (const QString& dir : dirs) {
-    const QFileInfo metrics(dir + QStringLiteral("/metrics.jsonl"));
-    const QFileInfo config(dir + QStringLiteral("/config.json"));
-    parts << QStringLiteral("%1:%2:%3:%4")
-                 .arg(metrics.size())
-                 .arg(metrics.lastModified().toMSecsSinceEpoch())
-                 .arg(config.size())
-                 .arg(config.lastModified().toMSecsSinceEpoch());
-  }
-  return parts.join(QLatin1Char('|'));
-}
+bool RunsPage::detailsPending() const { return details_->loading() || details_timer_->isActive(); }
 
 void RunsPage::requestDetails() {
   details_timer_->stop();
   const QStringList all = selectedRunDirs();
   const QStringList dirs = all.mid(0, kMaxOverlaidRuns);
-  if (dirs.isEmpty()) {
-    ++details_generation_;  // a load still running is of no interest any more
-    details_in_flight_ = false;
-    clearDetails();
-    Q_EMIT detailsUpdated();
-    return;
-  }
-
-  struct Input {
-    QString dir, id, name;
-  };
-  std::vector<Input> inputs;
+  // The panel loads what it is given; no runs clears it.
+  std::vector<RunDetailsPanel::Run> runs;
   for (const QString& dir : dirs) {
-    const int row = sourceRowOfPath(dir);
+    const int row = model_->rowOfPath(dir);
     const QStandardItem* item = row >= 0 ? model_->item(row, NameColumn) : nullptr;
-    inputs.push_back({dir, item ? item->data(kIdRole).toString() : QFileInfo(dir).fileName(),
-                      item ? item->text() : QFileInfo(dir).fileName()});
+    runs.push_back({dir, item ? item->data(RunsTableModel::kIdRole).toString() : QFileInfo(dir).fileName(),
+                    item ? item->text() : QFileInfo(dir).fileName()});
   }
-  const uint64_t generation = ++details_generation_;
-  const QString signature = metricsSignature(dirs);
-  details_in_flight_ = true;
-
-  // Metrics files of long runs hold tens of thousands of lines: parse them off the GUI thread.
-  runInBackground<Details>(
-      this,
-      [inputs, dirs, generation, signature](TaskControl& control) {
-        Details details;
-        details.generation = generation;
-        details.dirs = dirs;
-        details.signature = signature;
-        for (const Input& input : inputs) {
-          if (control.cancelled()) break;
-          LoadedRun run;
-          run.dir = input.dir;
-          run.id = input.id;
-          run.name = input.name;
-          const std::string path = (input.dir + QStringLiteral("/metrics.jsonl")).toStdString();
-          try {
-            run.curves.add(readMetricsFile(path));
-          } catch (const std::exception& e) {
-            run.error = tr("Cannot read %1: %2").arg(QString::fromStdString(path), QString::fromStdString(e.what()));
-          }
-          details.runs.push_back(std::move(run));
-        }
-
-        details.config_dir = dirs.first();
-        const QString config_path = dirs.first() + QStringLiteral("/config.json");
-        QFile file(config_path);
-        if (!file.exists()) {
-          details.config_error = tr("No config.json in %1").arg(QDir::toNativeSeparators(dirs.first()));
-        } else if (!file.open(QIODevice::ReadOnly)) {
-          details.config_error =
-              tr("Cannot read %1: %2").arg(QDir::toNativeSeparators(config_path), file.errorString());
-          details.config_unreadable = true;
-        } else {
-          details.config_text = QString::fromUtf8(file.read(kMaxConfigBytes));
-          if (!file.atEnd()) details.config_text += tr("\n… (truncated)");
-        }
-        return details;
-      },
-      [this](Details details) {
-        if (details.generation != details_generation_) return;  // the selection moved on
-        details_in_flight_ = false;
-        showDetails(details);
-      },
-      [this, generation](const QString& message, bool) {
-        if (generation != details_generation_) return;
-        details_in_flight_ = false;
-        reportError(tr("Cannot load the selected runs' curves: %1").arg(message));
-      });
-}
-
-void RunsPage::clearDetails() {
-  for (const QString& key : shown_dirs_) {
-    loss_plot_->removeSeries(key);
-    knn_plot_->removeSeries(key);
-  }
-  if (knn_plot_->hasReferenceLine(kRawPixelsKey)) knn_plot_->removeSeries(kRawPixelsKey);
-  shown_dirs_.clear();
-  shown_loss_points_.clear();
-  shown_knn_points_.clear();
-  shown_signature_.clear();
-  shown_config_dir_.clear();
-  config_view_->clear();
-  details_hint_->setText(tr("Select a run to see its curves and configuration; select several to overlay their curves."));
-}
-
-void RunsPage::showDetails(const Details& details) {
-  // A reload of the same runs only appends what is new, so the user's zoom survives while a
-  // run trains. A shrunk file (a resumed run drops the steps after its checkpoint) or a
-  // different selection redraws from scratch.
-  bool rebuild = details.dirs != shown_dirs_;
-  for (const LoadedRun& run : details.runs) {
-    if (run.curves.step.size() < shown_loss_points_.value(run.dir) ||
-        run.curves.knn_step.size() < shown_knn_points_.value(run.dir))
-      rebuild = true;
-  }
-  if (rebuild) {
-    clearDetails();
-    QHash<QString, int> name_count;
-    for (const LoadedRun& run : details.runs) ++name_count[run.name];
-    int i = 0;
-    for (const LoadedRun& run : details.runs) {
-      // Default names repeat ("experiment"): tell such runs apart by their folder.
-      const QString label = name_count.value(run.name) > 1 ? QStringLiteral("%1 (%2)").arg(run.name, run.id) : run.name;
-      const QColor color = runColor(i++);
-      loss_plot_->addSeries(run.dir, label, color, SeriesStyle::Line);
-      knn_plot_->addSeries(run.dir, label, color, SeriesStyle::Line);
-    }
-    shown_dirs_ = details.dirs;
-    loss_plot_->resetView();
-    knn_plot_->resetView();
-  }
-
-  QStringList errors;
-  if (details.config_unreadable) errors << details.config_error;
-  for (const LoadedRun& run : details.runs) {
-    if (!run.error.isEmpty()) errors << run.error;
-    const int loss_done = shown_loss_points_.value(run.dir);
-    if (run.curves.step.size() > loss_done)
-      loss_plot_->appendPoints(run.dir, run.curves.step.mid(loss_done), run.curves.loss.mid(loss_done));
-    shown_loss_points_[run.dir] = static_cast<int>(run.curves.step.size());
-    const int knn_done = shown_knn_points_.value(run.dir);
-    if (run.curves.knn_step.size() > knn_done)
-      knn_plot_->appendPoints(run.dir, run.curves.knn_step.mid(knn_done), run.curves.knn_percent.mid(knn_done));
-    shown_knn_points_[run.dir] = static_cast<int>(run.curves.knn_step.size());
-  }
-  // The raw-pixel baseline belongs to one dataset: show it when one run is shown.
-  if (details.runs.size() == 1 && details.runs.front().curves.raw_pixel_knn_percent >= 0) {
-    knn_plot_->setReferenceLine(kRawPixelsKey, tr("raw pixels"), details.runs.front().curves.raw_pixel_knn_percent,
-                                QColor(127, 127, 127));
-  } else if (knn_plot_->hasReferenceLine(kRawPixelsKey)) {
-    knn_plot_->removeSeries(kRawPixelsKey);
-  }
-  shown_signature_ = details.signature;
-
-  const QString config = details.config_error.isEmpty() ? details.config_text : details.config_error;
-  if (details.config_dir != shown_config_dir_ || config_view_->toPlainText() != config) {
-    config_view_->setPlainText(config);
-    shown_config_dir_ = details.config_dir;
-  }
-
-  const int selected = selectedRunDirs().size();
-  QString hint;
-  if (selected > kMaxOverlaidRuns)
-    hint = tr("Showing the curves of the first %1 of %2 selected runs.").arg(kMaxOverlaidRuns).arg(selected);
-  else if (details.runs.size() == 1)
-    hint = tr("Curves of \"%1\". Select several runs to overlay their curves.").arg(details.runs.front().name);
-  else
-    hint = tr("%1 runs overlaid, one colour each.").arg(details.runs.size());
-  details_hint_->setText(hint);
-
-  if (!errors.isEmpty()) {
-    const QString message = errors.join(QLatin1Char('\n'));
-    // Re-reads of a growing run would repeat it: report each distinct problem once.
-    if (message != last_details_error_) {
-      last_details_error_ = message;
-      reportError(message);
-    }
-  } else {
-    last_details_error_.clear();
-  }
-  Q_EMIT detailsUpdated();
+  details_->showRuns(runs, static_cast<int>(all.size()));
 }
 
 }  // namespace studio

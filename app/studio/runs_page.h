@@ -1,17 +1,16 @@
 #pragma once
 // The runs browser: every run in the runs folder's index (shared with contrastive-cli),
 // kept current while the page is shown, with the selected runs' curves overlaid.
-#include <cstdint>
 #include <functional>
 #include <memory>
-#include <vector>
 
-#include <QHash>
-#include <QIcon>
 #include <QPointer>
 #include <QString>
 #include <QStringList>
 #include <QWidget>
+
+#include "app/studio/run_details_panel.h"
+#include "app/studio/runs_table_model.h"
 
 class QFileSystemWatcher;
 class QFrame;
@@ -21,7 +20,6 @@ class QPlainTextEdit;
 class QPushButton;
 class QSplitter;
 class QStackedWidget;
-class QStandardItemModel;
 class QTableView;
 class QTimer;
 
@@ -30,8 +28,6 @@ namespace studio {
 class CurvePlot;
 class ExportDialog;
 class RunIndex;
-class RunFilterProxy;
-struct RunRecord;
 
 // A table of all runs from <runs_dir>/runs.sqlite with open, resume, delete and show-folder
 // actions, and below it the loss and kNN curves of the selected runs (one colour per run)
@@ -39,14 +35,25 @@ struct RunRecord;
 // database changes on disk and every few seconds while the page is visible, so runs started
 // or finished by the CLI appear on their own. Metrics files are read off the GUI thread and
 // only for the selected runs. Errors are shown in the page and emitted, never thrown.
+// The rows are a RunsTableModel seen through a RunFilterProxy; the curves and the config
+// are a RunDetailsPanel, told by the page which runs to show.
 class RunsPage : public QWidget {
   Q_OBJECT
  public:
-  enum Column { NameColumn, StatusColumn, DatasetColumn, MethodColumn, BestKnnColumn, StartedColumn, DurationColumn, ColumnCount };
+  // The table's columns (RunsTableModel's), under the page's name.
+  using Column = RunsTableModel::Column;
+  static constexpr Column NameColumn = RunsTableModel::NameColumn;
+  static constexpr Column StatusColumn = RunsTableModel::StatusColumn;
+  static constexpr Column DatasetColumn = RunsTableModel::DatasetColumn;
+  static constexpr Column MethodColumn = RunsTableModel::MethodColumn;
+  static constexpr Column BestKnnColumn = RunsTableModel::BestKnnColumn;
+  static constexpr Column StartedColumn = RunsTableModel::StartedColumn;
+  static constexpr Column DurationColumn = RunsTableModel::DurationColumn;
+  static constexpr Column ColumnCount = RunsTableModel::ColumnCount;
 
   static constexpr int kPollIntervalMs = 2000;  // while visible
   static constexpr int kDebounceMs = 200;       // file-change bursts become one refresh
-  static constexpr int kMaxOverlaidRuns = 10;   // more curves than colours help nobody
+  static constexpr int kMaxOverlaidRuns = RunDetailsPanel::kMaxRuns;
 
   explicit RunsPage(QWidget* parent = nullptr);
   ~RunsPage() override;
@@ -81,9 +88,9 @@ class RunsPage : public QWidget {
   QPushButton* deleteButton() const { return delete_button_; }
   QPushButton* showFolderButton() const { return show_folder_button_; }
   QPushButton* exportButton() const { return export_button_; }
-  CurvePlot* lossPlot() const { return loss_plot_; }
-  CurvePlot* knnPlot() const { return knn_plot_; }
-  QPlainTextEdit* configView() const { return config_view_; }
+  CurvePlot* lossPlot() const { return details_->lossPlot(); }
+  CurvePlot* knnPlot() const { return details_->knnPlot(); }
+  QPlainTextEdit* configView() const { return details_->configView(); }
   QString messageText() const;         // the banner above the table; empty when hidden
   QString placeholderText() const;     // the empty-state text, shown instead of the table
   bool detailsPending() const;         // a details load is scheduled or running
@@ -101,33 +108,24 @@ class RunsPage : public QWidget {
   bool eventFilter(QObject* watched, QEvent* event) override;
 
  private:
-  struct LoadedRun;
-  struct Details;
-
   void buildUi();
   void openIndex(bool rebuild);
   void watchRunsDir();
   void rewatchFiles();
   void scheduleRefresh();
-  void applyRecords(const std::vector<RunRecord>& records);
   void updateButtons();
   void updatePlaceholder();
   void onSelectionChanged();
   void requestDetails();
-  void showDetails(const Details& details);
-  void clearDetails();
-  QString metricsSignature(const QStringList& dirs) const;
   QStringList selectedRunIds() const;
-  int sourceRowOfPath(const QString& run_dir) const;
   void showMessage(const QString& message, bool error);
   void clearMessage();
   void reportError(const QString& message);
   void reportIndexError(const QString& message);
-  QIcon statusIcon(const QString& status);
 
   QString runs_dir_;
   std::unique_ptr<RunIndex> index_;
-  QStandardItemModel* model_;
+  RunsTableModel* model_;
   RunFilterProxy* proxy_;
   QFileSystemWatcher* watcher_;
   QTimer* poll_timer_;
@@ -149,25 +147,10 @@ class RunsPage : public QWidget {
   QPushButton* export_button_;
   QPointer<ExportDialog> export_dialog_;
   QSplitter* splitter_;
-  QLabel* details_hint_;
-  CurvePlot* loss_plot_;
-  CurvePlot* knn_plot_;
-  QPlainTextEdit* config_view_;
-
-  // What the plots show: the runs (folders) in legend order and how many points of each
-  // are plotted, so that a re-read of a growing run only appends the new points.
-  QStringList shown_dirs_;
-  QHash<QString, int> shown_loss_points_;
-  QHash<QString, int> shown_knn_points_;
-  QString shown_signature_;
-  QString shown_config_dir_;
-  uint64_t details_generation_ = 0;
-  bool details_in_flight_ = false;
+  RunDetailsPanel* details_;
 
   // Problems a poll would find again every few seconds; each is reported once.
   QString index_error_;
-  QString last_details_error_;
-  QHash<QString, QIcon> status_icons_;
   std::function<bool(const QString&)> confirm_;
 };
 
