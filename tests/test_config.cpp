@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/experiment/config.h"
+#include "core/experiment/config_schema.h"
 #include "core/base/text_format.h"
 #include "tests/test_support.h"
 
@@ -111,6 +112,32 @@ class TestConfig : public QObject {
     QFETCH(QString, expected);
     const std::string message = expectError([&] { ExperimentConfig::fromJson(Json::parse(json.toStdString())); });
     QVERIFY2(contains(message, expected.toStdString()), message.c_str());
+  }
+
+  // Every choice key is read through the schema: each declared value is accepted and saved
+  // back as given, and a value outside the list is refused naming the key and the list.
+  void choiceKeysComeFromTheSchema() {
+    QVERIFY(choiceKeys().size() >= 9);
+    for (const auto& key : choiceKeys()) {
+      const auto dot = key.path.find('.');
+      const std::string section = key.path.substr(0, dot), name = key.path.substr(dot + 1);
+      for (const auto& value : key.values) {
+        Json j;
+        j[section][name] = value;
+        QCOMPARE(QString::fromStdString(ExperimentConfig::fromJson(j).toJson()[section][name].get<std::string>()),
+                 QString::fromStdString(value));
+      }
+      Json bad;
+      bad[section][name] = "no-such-choice";
+      try {
+        ExperimentConfig::fromJson(bad);
+        QFAIL((key.path + ": an undeclared value was accepted").c_str());
+      } catch (const Error& e) {
+        const std::string message = e.what();
+        QVERIFY2(message.find(key.path + " = \"no-such-choice\" is not one of: " + key.values.front()) != std::string::npos,
+                 message.c_str());
+      }
+    }
   }
 
   void overrides() {

@@ -177,6 +177,22 @@ class GuiTest : public QObject {
         roundTrip(c, key.path + " = " + std::to_string(value));
       }
     }
+    // Every value of every choice key (the engine's closed lists), kept as it was loaded.
+    for (const auto& key : choiceKeys()) {
+      for (const auto& value : key.values) {
+        Json j = ExperimentConfig().toJson();
+        const auto dot = key.path.find('.');
+        j[key.path.substr(0, dot)][key.path.substr(dot + 1)] = value;
+        if (key.path == "dataset.kind" && value == "packed") j["dataset"]["path"] = "/data/mine.csds";
+        ExperimentConfig c;
+        try {
+          c = ExperimentConfig::fromJson(j);
+        } catch (const std::exception& e) {
+          QFAIL((key.path + " = " + value + " is one of the schema's values but refused: " + e.what()).c_str());
+        }
+        roundTrip(c, key.path + " = " + value);
+      }
+    }
     QVERIFY2(problems.empty(), problems.c_str());
   }
 

@@ -81,16 +81,17 @@ class ObjectReader {
     out = v->get<std::string>();
   }
 
-  void choice(const char* key, std::string& out, const std::vector<std::string>& allowed) {
+  // Choices take their values from the schema too.
+  void choice(const char* key, std::string& out) {
+    const ChoiceKey& k = choiceKey(keyPath(key));
     std::string value = out;
     string(key, value);
-    for (const auto& a : allowed)
-      if (a == value) {
-        out = value;
-        return;
-      }
+    if (k.allows(value)) {
+      out = value;
+      return;
+    }
     std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    for (const auto& a : k.values) list += (list.empty() ? "" : ", ") + a;
     throwBadInput("config: " + keyPath(key) + " = \"" + value + "\" is not one of: " + list);
   }
 
@@ -178,7 +179,7 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
   ObjectReader top(json, "");
   top.string("name", c.name);
   readSection(top, "dataset", [&](ObjectReader& r) {
-    r.choice("kind", c.dataset.kind, {"fashion-mnist", "mnist", "cifar10", "cifar100", "packed"});
+    r.choice("kind", c.dataset.kind);
     r.string("path", c.dataset.path);
     r.integer("train_limit", c.dataset.train_limit);
     r.number("holdout_fraction", c.dataset.holdout_fraction);
@@ -219,19 +220,19 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
       throwBadInput("config: augment.mean and augment.std must have the same length (one value per channel)");
   });
   readSection(top, "model", [&](ObjectReader& r) {
-    r.choice("backbone", c.model.backbone, {"convnet", "resnet18", "resnet34", "resnet50"});
-    r.choice("stem", c.model.stem, {"auto", "cifar", "imagenet"});
+    r.choice("backbone", c.model.backbone);
+    r.choice("stem", c.model.stem);
     r.integer("width", c.model.width);
     r.integerList("head_dims", c.model.head_dims, 2, 16384, 1, 4);
     r.string("init_from", c.model.init_from);
     r.boolean("init_strict", c.model.init_strict);
   });
   readSection(top, "method", [&](ObjectReader& r) {
-    r.choice("name", c.method.name, {"simclr"});
+    r.choice("name", c.method.name);
     r.number("temperature", c.method.temperature);
   });
   readSection(top, "optim", [&](ObjectReader& r) {
-    r.choice("name", c.optim.name, {"sgd", "adamw", "lars"});
+    r.choice("name", c.optim.name);
     r.number("lr", c.optim.lr);
     r.number("weight_decay", c.optim.weight_decay);
     r.number("momentum", c.optim.momentum);
@@ -262,13 +263,13 @@ ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
   });
   readSection(top, "engine", [&](ObjectReader& r) {
     auto& e = c.engine;
-    r.choice("augment", e.augment, {"auto", "fused", "torch"});
-    r.choice("precision", e.precision, {"auto", "fp32", "bf16"});
-    r.choice("channels_last", e.channels_last, {"auto", "on", "off"});
+    r.choice("augment", e.augment);
+    r.choice("precision", e.precision);
+    r.choice("channels_last", e.channels_last);
     r.boolean("tf32", e.tf32);
     r.boolean("cudnn_benchmark", e.cudnn_benchmark);
     r.boolean("cuda_graph", e.cuda_graph);
-    r.choice("resident_data", e.resident_data, {"auto", "on", "off"});
+    r.choice("resident_data", e.resident_data);
     r.integer("prefetch", e.prefetch);
     r.boolean("host_memory_cache", e.host_memory_cache);
   });

@@ -54,6 +54,36 @@ const std::vector<NumericKey>& numericKeys() {
   return keys;
 }
 
+const std::vector<ChoiceKey>& choiceKeys() {
+  static const std::vector<ChoiceKey> keys = {
+      {"dataset.kind", {"fashion-mnist", "mnist", "cifar10", "cifar100", "packed"},
+       "the images: a built-in dataset, or a packed .csds file of your own (dataset.path)"},
+      {"model.backbone", {"convnet", "resnet18", "resnet34", "resnet50"}, "the encoder's architecture"},
+      {"model.stem", {"auto", "cifar", "imagenet"},
+       "ResNet's first layers: cifar (3x3, no pooling) or imagenet (7x7 and pooling); auto: cifar below 64 px"},
+      {"method.name", {"simclr"}, "the self-supervised method"},
+      {"optim.name", {"sgd", "adamw", "lars"}, "the optimizer"},
+      {"engine.augment", {"auto", "fused", "torch"},
+       "fused: one pass per view (CUDA kernels or CPU threads); torch: the reference ops"},
+      {"engine.precision", {"auto", "fp32", "bf16"}, "bf16 autocast on CUDA devices that have it (auto), or fp32"},
+      {"engine.channels_last", {"auto", "on", "off"}, "NHWC activations and weights (auto: on CUDA)"},
+      {"engine.resident_data", {"auto", "on", "off"}, "keep the uint8 images on the GPU (auto: when they fit)"},
+  };
+  return keys;
+}
+
+bool ChoiceKey::allows(const std::string& value) const {
+  for (const auto& v : values)
+    if (v == value) return true;
+  return false;
+}
+
+const ChoiceKey& choiceKey(const std::string& path) {
+  for (const auto& k : choiceKeys())
+    if (k.path == path) return k;
+  throw std::logic_error("config schema: no choice key '" + path + "' is declared (core/experiment/config_schema.cpp)");
+}
+
 const NumericKey& numericKey(const std::string& path) {
   for (const auto& k : numericKeys())
     if (k.path == path) return k;
