@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <optional>
 
 #include "core/augment/augment.h"
@@ -84,6 +85,56 @@ MetricsRecord infoRecord(int64_t step, std::string text) {
   r.step = step;
   r.text = std::move(text);
   return r;
+}
+
+// Everything a run trains with, made from its config: the device, the data, the schedule,
+// the augmenter, the engine plan, the model (weights from elsewhere for a new run) and the
+// optimizer. Threads, TF32 and the seed go through torch_state.
+struct PreparedRun {
+  torch::Device device{torch::kCPU};
+  DatasetSplits data;
+  int64_t steps_per_epoch = 0, total_steps = 0, last_step = 0;
+  std::unique_ptr<Augmenter> augmenter;
+  EnginePlan plan;
+  ContrastiveModel model{nullptr};
+  std::unique_ptr<TrainingOptimizer> optimizer;
+  std::string init_text;  // how the encoder was initialised from weights elsewhere, if it was
+};
+
+PreparedRun prepareRun(ExperimentConfig& config, const RunFolder& folder, bool resuming, ScopedTorchState& torch_state) {
+  PreparedRun p;
+  torch_state.setThreads(config.train.threads);
+  p.device = resolveDevice(config.train.device);
+  p.data = loadDataset(config.dataset, config.train.seed);
+  resolveNormalisation(config, p.data.train);
+  if (!resuming) saveExperimentConfig(config, folder.configPath());
+
+  const auto& tc = config.train;
+  const int64_t n = p.data.train.size();
+  if (n < tc.batch_size)
+    throwBadInput("config: train.batch_size = " + std::to_string(tc.batch_size) + " is larger than the " +
+                  std::to_string(n) + " training images");
+  p.steps_per_epoch = n / tc.batch_size;
+  p.total_steps = p.steps_per_epoch * tc.epochs;
+  p.last_step = tc.max_steps > 0 ? std::min(p.total_steps, tc.max_steps) : p.total_steps;
+
+  const Dataset& train = p.data.train;
+  p.augmenter = std::make_unique<Augmenter>(config.augment, train.channels(), train.height(), train.width());
+  p.plan = planEngine(config.engine, p.device, train.images.numel(), queryDeviceFacts(p.device));
+  torch_state.applyPlan(p.plan);
+  torch_state.seed(tc.seed);
+  p.model = makeContrastiveModel(config.model, train.channels(), p.augmenter->outSize());
+  // Weights from elsewhere start a new run only: a checkpoint already holds what they became.
+  if (!config.model.init_from.empty() && !(resuming && folder.hasCheckpoint())) {
+    const WeightMatchReport report =
+        loadEncoderWeights(p.model->backbone(), config.model.init_from, config.model.init_strict);
+    writeFileAtomically(folder.initReportPath(), report.toJson().dump(2) + "\n");
+    p.init_text = "encoder initialised from " + report.source + ": " + report.summary();
+  }
+  p.model->backbone().freezeStages(config.optim.freeze_stages);  // before the optimizer: frozen = not optimised
+  p.model->to(p.device);
+  p.optimizer = std::make_unique<TrainingOptimizer>(config.optim, *p.model, p.steps_per_epoch, p.total_steps);
+  return p;
 }
 
 // The record of one optimizer step: loss, positive-pair accuracy, learning rate, speed and
@@ -201,40 +252,20 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
   ScopedTorchState torch_state;
 
   try {
-    // Set-up: data, augmentation, plan, model (weights from elsewhere for a new run), optimizer.
-    torch_state.setThreads(config_.train.threads);
-    const torch::Device device = resolveDevice(config_.train.device);
-    const DatasetSplits data = loadDataset(config_.dataset, config_.train.seed);
-    resolveNormalisation(config_, data.train);
-    if (!resuming_) saveExperimentConfig(config_, folder_.configPath());
-
-    const auto& tc = config_.train;
-    const int64_t n = data.train.size();
-    if (n < tc.batch_size)
-      throwBadInput("config: train.batch_size = " + std::to_string(tc.batch_size) + " is larger than the " +
-                    std::to_string(n) + " training images");
-    const int64_t steps_per_epoch = n / tc.batch_size;
-    const int64_t total_steps = steps_per_epoch * tc.epochs;
-    const int64_t last_step = tc.max_steps > 0 ? std::min(total_steps, tc.max_steps) : total_steps;
-
-    const Augmenter augmenter(config_.augment, data.train.channels(), data.train.height(), data.train.width());
-    const EnginePlan plan = planEngine(config_.engine, device, data.train.images.numel(), queryDeviceFacts(device));
-    torch_state.applyPlan(plan);
+    PreparedRun p = prepareRun(config_, folder_, resuming_, torch_state);
+    // Freed CPU tensor memory kept for reuse while the run lasts (engine.host_memory_cache).
     std::optional<HostMemoryCache> host_cache;
-    if (plan.host_memory_cache) host_cache.emplace();
-    torch_state.seed(tc.seed);
-    ContrastiveModel model = makeContrastiveModel(config_.model, data.train.channels(), augmenter.outSize());
-    // Weights from elsewhere start a new run only: a checkpoint already holds what they became.
-    std::string init_text;
-    if (!config_.model.init_from.empty() && !(resuming_ && folder_.hasCheckpoint())) {
-      const WeightMatchReport report =
-          loadEncoderWeights(model->backbone(), config_.model.init_from, config_.model.init_strict);
-      writeFileAtomically(folder_.initReportPath(), report.toJson().dump(2) + "\n");
-      init_text = "encoder initialised from " + report.source + ": " + report.summary();
-    }
-    model->backbone().freezeStages(config_.optim.freeze_stages);  // before the optimizer: frozen = not optimised
-    model->to(device);
-    TrainingOptimizer optimizer(config_.optim, *model, steps_per_epoch, total_steps);
+    if (p.plan.host_memory_cache) host_cache.emplace();
+    const auto& tc = config_.train;
+    const torch::Device device = p.device;
+    const DatasetSplits& data = p.data;
+    const int64_t steps_per_epoch = p.steps_per_epoch, last_step = p.last_step;
+    const Augmenter& augmenter = *p.augmenter;
+    const EnginePlan& plan = p.plan;
+    ContrastiveModel& model = p.model;
+    TrainingOptimizer& optimizer = *p.optimizer;
+    const int64_t n = data.train.size();
+    const std::string& init_text = p.init_text;
 
     RunCheckpoints checkpoints(folder_, config_, model, optimizer);
     const RunCheckpoints::Start start = checkpoints.restore(resuming_);
