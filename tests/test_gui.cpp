@@ -26,6 +26,7 @@
 #include "app/studio/preferences.h"
 #include "app/studio/runs_page.h"
 #include "core/experiment/config.h"
+#include "core/base/text_format.h"
 #include "core/experiment/config_schema.h"
 #include "core/runs/run_index.h"
 #include "tests/test_support.h"
@@ -194,6 +195,22 @@ class GuiTest : public QObject {
       }
     }
     QVERIFY2(problems.empty(), problems.c_str());
+  }
+
+  // The Training page's numeric fields say the schema's range in their tooltips.
+  void fieldTooltipsStateTheSchemaRange() {
+    auto w = makeWindow();
+    int checked = 0;
+    for (QAbstractSpinBox* field : w->findChildren<QAbstractSpinBox*>()) {
+      const QString key = field->property("studioSchemaKey").toString();
+      if (key.isEmpty()) continue;
+      const NumericKey& k = numericKey(key.toStdString());
+      const QString range = QString::fromStdString(formatNumber(k.min)) + QStringLiteral(" to ") +
+                            QString::fromStdString(formatNumber(k.max));
+      QVERIFY2(field->toolTip().contains(range), qPrintable(key + ": " + field->toolTip()));
+      ++checked;
+    }
+    QVERIFY2(checked >= 10, qPrintable(QStringLiteral("only %1 fields carry a schema key").arg(checked)));
   }
 
   // The page icons are accent-blue shapes; on the selected row they are drawn in the

@@ -40,14 +40,20 @@ namespace {
 
 // Fields take their range from the experiment schema (core/experiment/config_schema.h), so that every
 // value the engine accepts is shown and saved back as it is.
+// The field remembers its key, so that addField() can say the allowed range in its tooltip.
+constexpr const char* kSchemaKeyProperty = "studioSchemaKey";
+
 QDoubleSpinBox* numberField(const char* key, double step) {
   const NumericKey& k = numericKey(key);
-  return new NumberField(k.min, k.max, k.integer, step);
+  auto* field = new NumberField(k.min, k.max, k.integer, step);
+  field->setProperty(kSchemaKeyProperty, QString::fromLatin1(key));
+  return field;
 }
 
 QSpinBox* intSpin(const char* key, int step = 1) {
   const NumericKey& k = numericKey(key);
   auto* s = new QSpinBox;
+  s->setProperty(kSchemaKeyProperty, QString::fromLatin1(key));
   s->setRange(static_cast<int>(k.min), static_cast<int>(k.max));  // keys that fit an int
   s->setSingleStep(step);
   s->setAccelerated(true);
@@ -360,7 +366,15 @@ void TrainingPage::showInitReport(const QString& text, bool error) {
   Q_EMIT initReportUpdated();
 }
 
-void TrainingPage::addField(QFormLayout* form, const QString& label, QWidget* field, const QString& tooltip) {
+void TrainingPage::addField(QFormLayout* form, const QString& label, QWidget* field, const QString& text) {
+  QString tooltip = text;
+  const QString key = field->property(kSchemaKeyProperty).toString();
+  if (!key.isEmpty()) {
+    const NumericKey& k = numericKey(key.toStdString());
+    tooltip += QLatin1Char(' ') + tr("Allowed: %1 to %2 (%3).")
+                                      .arg(QString::fromStdString(formatNumber(k.min)),
+                                           QString::fromStdString(formatNumber(k.max)), key);
+  }
   auto* l = new QLabel(label);
   l->setBuddy(field);
   field->setToolTip(tooltip);
