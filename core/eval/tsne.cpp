@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <iomanip>
@@ -38,6 +39,18 @@ constexpr double kMinGain = 0.01;
 constexpr double kGainIncrease = 0.2;
 constexpr double kGainDecay = 0.8;
 constexpr double kInitialStd = 1e-4;
+
+// The bounding box of n 2-D points stored x, y, x, y, ...: {min x, max x, min y, max y}.
+std::array<double, 4> layoutBounds(const double* y, int64_t n) {
+  std::array<double, 4> b = {y[0], y[0], y[1], y[1]};
+  for (int64_t i = 1; i < n; ++i) {
+    b[0] = std::min(b[0], y[2 * i]);
+    b[1] = std::max(b[1], y[2 * i]);
+    b[2] = std::min(b[2], y[2 * i + 1]);
+    b[3] = std::max(b[3], y[2 * i + 1]);
+  }
+  return b;
+}
 // Cells this deep are ~1e-15 of the root: only duplicated points get there, and they stay
 // together in one leaf whose points are then visited one by one.
 constexpr int kMaxTreeDepth = 48;
@@ -132,13 +145,8 @@ class QuadTree {
     nodes_.reserve(static_cast<size_t>(2 * n + 1));
     order_.resize(static_cast<size_t>(n));
     std::iota(order_.begin(), order_.end(), int64_t{0});
-    double min_x = y[0], max_x = y[0], min_y = y[1], max_y = y[1];
-    for (int64_t i = 1; i < n; ++i) {
-      min_x = std::min(min_x, y[2 * i]);
-      max_x = std::max(max_x, y[2 * i]);
-      min_y = std::min(min_y, y[2 * i + 1]);
-      max_y = std::max(max_y, y[2 * i + 1]);
-    }
+    const std::array<double, 4> bounds = layoutBounds(y, n);
+    const double min_x = bounds[0], max_x = bounds[1], min_y = bounds[2], max_y = bounds[3];
     const double half = 0.5 * std::max(max_x - min_x, max_y - min_y);
     buildNode(y, 0, n, 0.5 * (min_x + max_x), 0.5 * (min_y + max_y), half, 0);
   }
@@ -360,13 +368,8 @@ inline int signOf(double v) { return (v > 0) - (v < 0); }
 torch::Tensor exactLayoutNeighbours(const torch::Tensor& layout, int64_t k, int64_t threads) {
   const int64_t n = layout.size(0);
   const double* y = layout.data_ptr<double>();
-  double min_x = y[0], max_x = y[0], min_y = y[1], max_y = y[1];
-  for (int64_t i = 1; i < n; ++i) {
-    min_x = std::min(min_x, y[2 * i]);
-    max_x = std::max(max_x, y[2 * i]);
-    min_y = std::min(min_y, y[2 * i + 1]);
-    max_y = std::max(max_y, y[2 * i + 1]);
-  }
+  const std::array<double, 4> bounds = layoutBounds(y, n);
+  const double min_x = bounds[0], max_x = bounds[1], min_y = bounds[2], max_y = bounds[3];
   const double span_x = std::max(max_x - min_x, 1e-300), span_y = std::max(max_y - min_y, 1e-300);
   const double cell = std::max(std::sqrt(span_x * span_y / std::max<double>(1.0, static_cast<double>(n) / 2.0)),
                                std::max(span_x, span_y) / 4096.0);

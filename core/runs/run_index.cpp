@@ -165,12 +165,7 @@ struct RunIndex::Impl {
 };
 
 RunIndex::RunIndex(const std::string& runs_dir) : runs_dir_(runs_dir), impl_(nullptr) {
-  std::error_code ec;
-  if (fs::exists(runs_dir, ec) && !fs::is_directory(runs_dir, ec))
-    throwBadInput(runs_dir + ": not a folder (expected the runs folder)");
-  fs::create_directories(runs_dir, ec);
-  if (ec || !fs::is_directory(runs_dir, ec))
-    throwFailure(runs_dir + ": cannot create the runs folder (" + (ec ? ec.message() : "unknown error") + ")");
+  createRunsFolder(runs_dir);
 
   auto impl = std::make_unique<Impl>();
   impl->dbPath = (fs::path(runs_dir) / kDatabaseFile).string();

@@ -20,6 +20,10 @@ struct RunRecord {
   std::string path;        // absolute path of the run folder
 };
 
+// Creates the runs folder when missing (both index backends start here). BadInput when the
+// path is a file, Failure when it cannot be created.
+void createRunsFolder(const std::string& runs_dir);
+
 class RunIndex {
  public:
   // Opens (creating if needed) <runs_dir>/runs.sqlite. Throws studio::Error on failure.

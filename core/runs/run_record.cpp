@@ -29,6 +29,15 @@ std::string requireString(const Json& json, const char* key, const std::string& 
 
 }  // namespace
 
+void createRunsFolder(const std::string& runs_dir) {
+  std::error_code ec;
+  if (fs::exists(runs_dir, ec) && !fs::is_directory(runs_dir, ec))
+    throwBadInput(runs_dir + ": not a folder (expected the runs folder)");
+  fs::create_directories(runs_dir, ec);
+  if (ec || !fs::is_directory(runs_dir, ec))
+    throwFailure(runs_dir + ": cannot create the runs folder (" + (ec ? ec.message() : "unknown error") + ")");
+}
+
 void writeRunRecord(const std::string& run_dir, const RunRecord& record) {
   const fs::path file = fs::path(run_dir) / kRecordFile;
   std::error_code ec;

@@ -48,7 +48,6 @@ OutOfMemoryAdvice adviseAfterOutOfMemory(ContrastiveModel& model, const torch::D
   const BatchProbe probe = probeFittingBatch(batch_size, 2, [&](int64_t b) {
     return fitsInMemory(model, device, [&] { pass(b); });
   });
-  releaseCachedMemory(device);
   advice.fitting_batch = probe.fitting;
   advice.message = "out of memory on " + where + " at step " + std::to_string(step) + " with train.batch_size = " +
                    std::to_string(batch_size) + "; ";

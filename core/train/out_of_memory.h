@@ -24,6 +24,7 @@ struct OutOfMemoryAdvice {
   int64_t fitting_batch = 0;   // 0 when none fits or nothing was probed
 };
 // pass(batch) runs one forward and backward pass at that batch size (gradients reset before).
+// The caller resets the gradients and releases the cached memory afterwards.
 OutOfMemoryAdvice adviseAfterOutOfMemory(ContrastiveModel& model, const torch::Device& device, int64_t step,
                                          int64_t batch_size, bool in_evaluation,
                                          const std::function<void(int64_t batch)>& pass);
