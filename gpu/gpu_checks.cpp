@@ -158,7 +158,7 @@ void checkAugmentation(std::vector<CheckResult>& out) {
 ExperimentConfig gpuConfig(const std::string& data) {
   ExperimentConfig c;
   c.name = "gpu-check";
-  c.dataset.kind = "packed";
+  c.dataset.kind = DatasetKind::Packed;
   c.dataset.path = data;
   c.dataset.holdout_fraction = 0.1;
   c.model.width = 32;
@@ -189,9 +189,9 @@ RunLosses train(const ExperimentConfig& c, const std::string& runs, int64_t stop
     Trainer t(c, runs);
     r.checkpoint = t.folder().checkpointPath();
     t.run([&](const MetricsRecord& m) {
-      if (m.kind == "step") r.losses.push_back(m.value("loss"));
-      if (m.kind == "info" && r.info.empty()) r.info = m.text;
-      return !(stop_after > 0 && m.kind == "step" && m.step == stop_after);
+      if (m.kind == RecordKind::Step) r.losses.push_back(m.value("loss"));
+      if (m.kind == RecordKind::Info && r.info.empty()) r.info = m.text;
+      return !(stop_after > 0 && m.kind == RecordKind::Step && m.step == stop_after);
     });
   } catch (const std::exception& e) {
     r.error = e.what();
@@ -225,9 +225,9 @@ std::vector<CheckResult> runTrainingChecks(const std::string& scratch_dir) {
 
   // fp32 and bf16: both learn, the curves overlap.
   ExperimentConfig c = gpuConfig(data);
-  c.engine.precision = "fp32";
+  c.engine.precision = Precision::Fp32;
   const RunLosses fp32 = train(c, runs);
-  c.engine.precision = "bf16";
+  c.engine.precision = Precision::Bf16;
   const RunLosses bf16 = train(c, runs);
   const size_t n = fp32.losses.size();
   const bool ran = fp32.error.empty() && bf16.error.empty() && n >= 40 && bf16.losses.size() == n;
@@ -248,7 +248,7 @@ std::vector<CheckResult> runTrainingChecks(const std::string& scratch_dir) {
   // the same; later steps may differ through non-deterministic cuDNN kernels).
   ExperimentConfig base = gpuConfig(data);
   base.train.max_steps = 3;
-  base.engine.precision = "fp32";
+  base.engine.precision = Precision::Fp32;
   base.engine.tf32 = false;
   base.engine.cudnn_benchmark = false;
   const RunLosses reference = train(base, runs);
@@ -258,10 +258,10 @@ std::vector<CheckResult> runTrainingChecks(const std::string& scratch_dir) {
     double bound;
   };
   const std::vector<Variant> variants = {
-      {"images uploaded per step (engine.resident_data=off)", [](ExperimentConfig& e) { e.engine.resident_data = "off"; }, 1e-6},
+      {"images uploaded per step (engine.resident_data=off)", [](ExperimentConfig& e) { e.engine.resident_data = AutoSwitch::Off; }, 1e-6},
       {"no prefetch (engine.prefetch=0)", [](ExperimentConfig& e) { e.engine.prefetch = 0; }, 1e-6},
-      {"torch-ops augmentation (engine.augment=torch)", [](ExperimentConfig& e) { e.engine.augment = "torch"; }, 1e-3},
-      {"NCHW memory (engine.channels_last=off)", [](ExperimentConfig& e) { e.engine.channels_last = "off"; }, 1e-3},
+      {"torch-ops augmentation (engine.augment=torch)", [](ExperimentConfig& e) { e.engine.augment = AugmentEngine::Torch; }, 1e-3},
+      {"NCHW memory (engine.channels_last=off)", [](ExperimentConfig& e) { e.engine.channels_last = AutoSwitch::Off; }, 1e-3},
   };
   for (const auto& v : variants) {
     ExperimentConfig e = base;
@@ -304,7 +304,7 @@ std::vector<CheckResult> runTrainingChecks(const std::string& scratch_dir) {
   // Out of memory: cap the allocator well below what batch 8192 of ResNet-18 needs.
   {
     ExperimentConfig e = gpuConfig(data);
-    e.model.backbone = "resnet18";
+    e.model.backbone = Backbone::ResNet18;
     e.train.batch_size = 8192;
     e.train.epochs = 1;
     const auto device = static_cast<c10::DeviceIndex>(0);

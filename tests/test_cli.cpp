@@ -33,6 +33,8 @@
 #include "core/base/error.h"
 #include "core/base/npy.h"
 #include "core/data/packed_dataset.h"
+#include "core/experiment/config.h"
+#include "core/experiment/config_schema.h"
 #include "core/runs/run_index.h"
 
 namespace fs = std::filesystem;
@@ -355,6 +357,28 @@ void TestCli::versionAndHelp() {
     QVERIFY2(help.out.find(line) != std::string::npos, (std::string("--help does not list ") + command).c_str());
   }
   QVERIFY(help.out.find("--runs-dir") != std::string::npos);
+
+  // `keys` lists the schema: every key once, with the reader's range and the default.
+  const CliRun keys = runCli({"keys", "--json"}, kQuickTimeoutMs);
+  QVERIFY2(keys.finished && keys.exit_code == 0, keys.describe().c_str());
+  const auto listed = parseJsonLines(keys.out);
+  QCOMPARE(listed.size(), studio::configKeys().size());
+  bool saw_lr = false;
+  for (const auto& k : listed) {
+    if (k.value("key", "") != "optim.lr") continue;
+    saw_lr = true;
+    QCOMPARE(k["min"].get<double>(), 1e-7);
+    QCOMPARE(k["max"].get<double>(), 100.0);
+    QCOMPARE(k["default"].get<double>(), studio::OptimConfig().lr);
+    QCOMPARE(q(k["type"].get<std::string>()), QStringLiteral("number"));
+  }
+  QVERIFY(saw_lr);
+  const CliRun engine = runCli({"keys", "engine.precision"}, kQuickTimeoutMs);
+  QVERIFY2(engine.finished && engine.exit_code == 0 && engine.out.find("auto | fp32 | bf16") != std::string::npos,
+           engine.describe().c_str());
+  const CliRun unknown = runCli({"keys", "optim.lrr"}, kQuickTimeoutMs);
+  QVERIFY2(unknown.finished && unknown.exit_code == 2 && unknown.err.find("\"optim.lrr\"") != std::string::npos,
+           unknown.describe().c_str());
 
   const CliRun none = runCli({}, kQuickTimeoutMs);
   QVERIFY2(none.finished && none.exit_status == QProcess::NormalExit, none.describe().c_str());

@@ -1,7 +1,9 @@
 // Experiment config: JSON round trip, presets, validation messages, --set overrides.
 #include <QtTest/QtTest>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include <unistd.h>
@@ -17,6 +19,13 @@
 using namespace studio;
 using studio::test::contains;
 using studio::test::expectError;
+
+namespace {
+std::string slashes(std::string path) {
+  std::replace(path.begin(), path.end(), '.', '/');
+  return path;
+}
+}  // namespace
 
 class TestConfig : public QObject {
   Q_OBJECT
@@ -53,7 +62,7 @@ class TestConfig : public QObject {
     const auto c = ExperimentConfig::fromJson(Json::parse(R"({"train": {"epochs": 3}})"));
     QCOMPARE(c.train.epochs, int64_t(3));
     QCOMPARE(c.train.batch_size, int64_t(256));
-    QCOMPARE(QString::fromStdString(c.dataset.kind), QString("fashion-mnist"));
+    QVERIFY(c.dataset.kind == DatasetKind::FashionMnist);
   }
 
   void presetsParse() {
@@ -140,6 +149,78 @@ class TestConfig : public QObject {
     }
   }
 
+  // Each key is declared once and bound to its own member: setting any one key away from its
+  // default changes that key alone in what toJson writes, and toJson writes exactly the
+  // declared keys. (A key bound to another's member, or written under the wrong name, fails.)
+  void everyKeyIsBoundToItsOwnMember() {
+    const Json defaults = ExperimentConfig().toJson();
+    std::vector<std::string> written;
+    std::function<void(const Json&, const std::string&)> leaves = [&](const Json& j, const std::string& at) {
+      for (const auto& [name, value] : j.items()) {
+        const std::string path = at.empty() ? name : at + "." + name;
+        if (value.is_object()) leaves(value, path);
+        else written.push_back(path);
+      }
+    };
+    leaves(defaults, "");
+    std::vector<std::string> declared;
+    for (const auto& key : configKeys()) declared.push_back(key.path);
+    std::sort(written.begin(), written.end());
+    std::sort(declared.begin(), declared.end());
+    QCOMPARE(written, declared);
+
+    for (const auto& key : configKeys()) {
+      const Json before = key.defaultValue();
+      QCOMPARE(QString::fromStdString(defaults[Json::json_pointer("/" + slashes(key.path))].dump()),
+               QString::fromStdString(before.dump()));
+      Json other;
+      switch (key.type) {
+        case KeyType::Integer:
+        case KeyType::Number: other = before.get<double>() == key.max ? key.min : key.max; break;
+        case KeyType::Boolean: other = !before.get<bool>(); break;
+        case KeyType::Text: other = key.path == "train.device" ? "cpu" : "changed"; break;
+        case KeyType::Choice: other = key.values.back() == before.get<std::string>() ? key.values.front() : key.values.back(); break;
+        case KeyType::NumberList: other = Json::array({key.max}); break;
+        case KeyType::IntegerList: other = Json::array({key.min, key.max}); break;
+      }
+      if (key.type == KeyType::Integer) other = static_cast<int64_t>(other.get<double>());
+      if (key.values.size() == 1) continue;  // a choice with one word has nothing else to be
+      Json j = defaults;
+      j[Json::json_pointer("/" + slashes(key.path))] = other;
+      // The keys paired with this one follow where a rule ties them (mean and std have one length each).
+      if (key.path == "augment.mean") j["augment"]["std"] = Json::array({1.0});
+      if (key.path == "augment.std") j["augment"]["mean"] = Json::array({0.5});
+      for (const char* pair : {"crop_scale", "crop_ratio", "blur_sigma"}) {
+        const std::string lo = std::string("augment.") + pair + "_min", hi = std::string("augment.") + pair + "_max";
+        if (key.path == lo) j["augment"][std::string(pair) + "_max"] = std::max(other.get<double>(), j["augment"][std::string(pair) + "_max"].get<double>());
+        if (key.path == hi) j["augment"][std::string(pair) + "_min"] = std::min(other.get<double>(), j["augment"][std::string(pair) + "_min"].get<double>());
+      }
+      if (key.path == "augment.blur_kernel" && other.get<int64_t>() % 2 == 0) continue;
+      const Json back = ExperimentConfig::fromJson(j).toJson();
+      QVERIFY2(back == j, (key.path + ": wrote " + back.dump() + "\n  expected " + j.dump()).c_str());
+      QVERIFY2(back != defaults, (key.path + ": setting it changed nothing").c_str());
+    }
+  }
+
+  // Closed choices are enums whose words are the schema's: the lists agree, and each word
+  // reads back as its value.
+  void choiceWordsAreTheEnums() {
+    QCOMPARE(configKey("model.backbone").values, enumWords<Backbone>());
+    QCOMPARE(configKey("dataset.kind").values, enumWords<DatasetKind>());
+    QCOMPARE(configKey("optim.name").values, enumWords<OptimizerKind>());
+    QCOMPARE(configKey("engine.precision").values, enumWords<Precision>());
+    QCOMPARE(configKey("engine.resident_data").values, enumWords<AutoSwitch>());
+    for (const auto& word : enumWords<Backbone>()) {
+      Backbone b = Backbone::ConvNet;
+      QVERIFY(enumFromWord(word, b));
+      QCOMPARE(wordOf(b), word);
+    }
+    Precision p = Precision::Fp32;
+    QVERIFY(!enumFromWord("fp16", p));
+    QVERIFY(p == Precision::Fp32);  // untouched when the word is unknown
+    QVERIFY(findConfigKey("optim.lr") && !findConfigKey("optim.lrr"));
+  }
+
   void overrides() {
     Json j = ExperimentConfig().toJson();
     applyConfigOverride(j, "train.epochs=3");
@@ -149,10 +230,18 @@ class TestConfig : public QObject {
     applyConfigOverride(j, "name=hello world");
     const auto c = ExperimentConfig::fromJson(j);
     QCOMPARE(c.train.epochs, int64_t(3));
-    QCOMPARE(QString::fromStdString(c.dataset.kind), QString("mnist"));
+    QVERIFY(c.dataset.kind == DatasetKind::Mnist);
     QCOMPARE(c.model.head_dims, (std::vector<int64_t>{64, 32}));
     QCOMPARE(c.augment.crop, false);
     QCOMPARE(QString::fromStdString(c.name), QString("hello world"));
+    // Text and choice keys take the value as written, though it would parse as JSON.
+    applyConfigOverride(j, "name=2024");
+    QCOMPARE(QString::fromStdString(ExperimentConfig::fromJson(j).name), QString("2024"));
+    applyConfigOverride(j, "name=\"quoted\"");
+    QCOMPARE(QString::fromStdString(ExperimentConfig::fromJson(j).name), QString("quoted"));
+    applyConfigOverride(j, "train.device=0");
+    QVERIFY(contains(expectError([&] { ExperimentConfig::fromJson(j); }), "train.device = \"0\""));
+    applyConfigOverride(j, "train.device=cpu");
     QVERIFY(contains(expectError([&] { applyConfigOverride(j, "no-equals-sign"); }), "key=value"));
     QVERIFY(contains(expectError([&] { applyConfigOverride(j, "train..epochs=1"); }), "malformed key"));
     applyConfigOverride(j, "train.epochz=1");
@@ -177,12 +266,12 @@ class TestConfig : public QObject {
     c.name = "saved";
     c.augment.mean = {0.25};
     c.augment.std = {0.5};
-    c.optim.name = "lars";
+    c.optim.name = OptimizerKind::Lars;
     saveExperimentConfig(c, path);
     const auto back = loadExperimentConfig(path);
     QCOMPARE(QString::fromStdString(back.name), QString("saved"));
     QCOMPARE(back.augment.mean, std::vector<double>{0.25});
-    QCOMPARE(QString::fromStdString(back.optim.name), QString("lars"));
+    QVERIFY(back.optim.name == OptimizerKind::Lars);
     QVERIFY(!std::filesystem::exists(path + ".tmp-" + std::to_string(::getpid())));
   }
 };

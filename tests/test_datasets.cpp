@@ -86,7 +86,7 @@ class TestDatasets : public QObject {
     for (const char* f : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"})
       gzipFile(dir + "/" + f);  // t10k labels stay raw: both forms in one folder
     DatasetConfig config;
-    config.kind = "mnist";
+    config.kind = DatasetKind::Mnist;
     config.path = dir;
     const auto splits = loadDataset(config, 0);
     QCOMPARE(splits.train.size(), int64_t(12));
@@ -140,7 +140,7 @@ class TestDatasets : public QObject {
     QVERIFY2(contains(m, dir + "/torn.gz"), m.c_str());
 
     DatasetConfig config;
-    config.kind = "fashion-mnist";
+    config.kind = DatasetKind::FashionMnist;
     config.path = dir + "/no-such-folder";
     m = expectError([&] { loadDataset(config, 0); });
     QVERIFY2(contains(m, "no-such-folder: dataset folder not found"), m.c_str());
@@ -151,7 +151,7 @@ class TestDatasets : public QObject {
     for (int i = 1; i <= 5; ++i) writeBytes(dir + "/data_batch_" + std::to_string(i) + ".bin", cifarRecords({i, 9 - i}, 1));
     writeBytes(dir + "/test_batch.bin", cifarRecords({0, 1, 2}, 1));
     DatasetConfig config;
-    config.kind = "cifar10";
+    config.kind = DatasetKind::Cifar10;
     config.path = dir;
     const auto s = loadDataset(config, 0);
     QCOMPARE(s.train.images.sizes().vec(), (std::vector<int64_t>{10, 3, 32, 32}));
@@ -168,7 +168,7 @@ class TestDatasets : public QObject {
     writeBytes(dir + "/train.bin", cifarRecords({42, 99, 7}, 2));
     writeBytes(dir + "/test.bin", cifarRecords({5}, 2));
     DatasetConfig config;
-    config.kind = "cifar100";
+    config.kind = DatasetKind::Cifar100;
     config.path = dir;
     const auto s = loadDataset(config, 0);
     QCOMPARE(s.train.labels[0].item<int64_t>(), int64_t(42));
@@ -186,7 +186,7 @@ class TestDatasets : public QObject {
     m = expectError([&] { readCifarBinary({dir + "/label.bin"}, 1); });
     QVERIFY2(contains(m, "label 12"), m.c_str());
     DatasetConfig config;
-    config.kind = "cifar10";
+    config.kind = DatasetKind::Cifar10;
     config.path = dir;  // no data_batch_1.bin
     m = expectError([&] { loadDataset(config, 0); });
     QVERIFY2(contains(m, "data_batch_1.bin: file not found"), m.c_str());
@@ -206,7 +206,7 @@ class TestDatasets : public QObject {
     p.class_names = {"a", "b", "c", "d", "e"};
     writePackedDataset(dir + "/set.csds", p);
     DatasetConfig config;
-    config.kind = "packed";
+    config.kind = DatasetKind::Packed;
     config.path = dir + "/set.csds";
     config.holdout_fraction = 0.2;
     const auto s1 = loadDataset(config, 3), s2 = loadDataset(config, 3);

@@ -43,9 +43,9 @@ ExperimentConfig tinyConfig(const std::string& data) {
 std::vector<double> runLosses(Trainer& trainer, int64_t stop_after = -1, std::string* info = nullptr) {
   std::vector<double> losses;
   trainer.run([&](const MetricsRecord& r) {
-    if (r.kind == "step") losses.push_back(r.value("loss"));
-    if (r.kind == "info" && info && info->empty()) *info = r.text;
-    return !(stop_after > 0 && r.kind == "step" && r.step == stop_after);
+    if (r.kind == RecordKind::Step) losses.push_back(r.value("loss"));
+    if (r.kind == RecordKind::Info && info && info->empty()) *info = r.text;
+    return !(stop_after > 0 && r.kind == RecordKind::Step && r.step == stop_after);
   });
   return losses;
 }
@@ -84,14 +84,14 @@ class TestEngine : public QObject {
 
   void configSection() {
     const auto defaults = ExperimentConfig::fromJson(Json::object());
-    QCOMPARE(QString::fromStdString(defaults.engine.precision), QString("auto"));
+    QVERIFY(defaults.engine.precision == Precision::Auto);
     QCOMPARE(defaults.engine.prefetch, int64_t(1));
     QVERIFY(!defaults.engine.cuda_graph && defaults.engine.tf32 && defaults.engine.cudnn_benchmark);
     const auto c = ExperimentConfig::fromJson(Json::parse(
         R"({"engine": {"augment": "torch", "precision": "bf16", "channels_last": "on", "tf32": false,
                        "cudnn_benchmark": false, "cuda_graph": true, "resident_data": "off", "prefetch": 2}})"));
-    QCOMPARE(QString::fromStdString(c.engine.augment), QString("torch"));
-    QCOMPARE(QString::fromStdString(c.engine.resident_data), QString("off"));
+    QVERIFY(c.engine.augment == AugmentEngine::Torch);
+    QVERIFY(c.engine.resident_data == AutoSwitch::Off);
     QCOMPARE(c.engine.prefetch, int64_t(2));
     QVERIFY(c.engine.cuda_graph && !c.engine.tf32 && c.engine.host_memory_cache);
     // Round trip through JSON.
@@ -114,9 +114,9 @@ class TestEngine : public QObject {
     QVERIFY(plan.notes.empty());
     QCOMPARE(QString::fromStdString(plan.summary()),
              QString("fused augmentation on CPU threads, fp32, cached host memory, 1 batch prepared ahead"));
-    e.precision = "bf16";
+    e.precision = Precision::Bf16;
     e.cuda_graph = true;
-    e.augment = "torch";
+    e.augment = AugmentEngine::Torch;
     const auto bf16 = planEngine(e, c10::Device(c10::kCPU), 1 << 20, DeviceFacts{});
     QVERIFY(bf16.bf16 && !bf16.fused_augment && !bf16.cuda_graph);
     QCOMPARE(bf16.notes.size(), size_t(1));
@@ -149,7 +149,7 @@ class TestEngine : public QObject {
                                          "host and uploaded"),
              fallback.notes[0].c_str());
     EngineConfig must;
-    must.resident_data = "on";
+    must.resident_data = AutoSwitch::On;
     QVERIFY(contains(expectError([&] { planEngine(must, cuda, huge, h200); }), "engine.resident_data = \"on\", but the images"));
     QVERIFY(datasetFitsOnDevice(huge - 20'000'000'000, h200));
 
@@ -163,10 +163,10 @@ class TestEngine : public QObject {
     QVERIFY(!old.bf16 && !old.fused_augment);
     QCOMPARE(old.notes.size(), size_t(2));
     EngineConfig bf16;
-    bf16.precision = "bf16";
+    bf16.precision = Precision::Bf16;
     QVERIFY(contains(expectError([&] { planEngine(bf16, cuda, 1000, t4); }), "Tesla T4) has no bf16 arithmetic"));
     EngineConfig fused;
-    fused.augment = "fused";
+    fused.augment = AugmentEngine::Fused;
     QVERIFY(contains(expectError([&] { planEngine(fused, cuda, 1000, t4); }), "this build has no CUDA kernels"));
     EngineConfig graph;
     graph.cuda_graph = true;
@@ -304,7 +304,7 @@ class TestEngine : public QObject {
     QFETCH(int, channels);
     const std::string dir = test::scratchDir("engine_prefetch");
     auto config = tinyConfig(test::writeTinyDataset(dir, channels));
-    config.engine.augment = augment.toStdString();
+    QVERIFY(enumFromWord(augment.toStdString(), config.engine.augment));
     config.augment.blur_p = 0.5;
     config.augment.solarize_p = 0.2;
     std::vector<std::vector<double>> runs;
@@ -337,10 +337,10 @@ class TestEngine : public QObject {
     // steps drift apart only through chaotic amplification of that rounding.
     const std::string dir = test::scratchDir("engine_appliers");
     auto config = tinyConfig(test::writeTinyDataset(dir, 3));
-    config.engine.augment = "fused";
+    config.engine.augment = AugmentEngine::Fused;
     Trainer fused(config, dir + "/runs");
     const auto a = runLosses(fused);
-    config.engine.augment = "torch";
+    config.engine.augment = AugmentEngine::Torch;
     Trainer ops(config, dir + "/runs");
     const auto b = runLosses(ops);
     QVERIFY2(std::abs(a[0] - b[0]) < 1e-4, qPrintable(QString("%1 vs %2").arg(a[0]).arg(b[0])));
@@ -355,13 +355,13 @@ class TestEngine : public QObject {
     std::string info;
     const auto base = runLosses(fp32, -1, &info);
     QVERIFY2(contains(info, "fused augmentation on CPU threads, fp32"), info.c_str());
-    config.engine.precision = "bf16";
+    config.engine.precision = Precision::Bf16;
     Trainer bf16(config, dir + "/runs");
     info.clear();
     const auto low = runLosses(bf16, -1, &info);
     QVERIFY2(contains(info, "bf16 autocast"), info.c_str());
-    config.engine.precision = "fp32";
-    config.engine.channels_last = "on";
+    config.engine.precision = Precision::Fp32;
+    config.engine.channels_last = AutoSwitch::On;
     Trainer nhwc(config, dir + "/runs");
     const auto cl = runLosses(nhwc);
     auto mean = [](const std::vector<double>& v, size_t from, size_t to) {
@@ -405,7 +405,7 @@ class TestEngine : public QObject {
       int64_t largest = 0;
       std::vector<double> seen;
       trainer.run([&](const MetricsRecord& r) {
-        if (r.kind != "step") return true;
+        if (r.kind != RecordKind::Step) return true;
         seen.push_back(r.value("loss"));
         if (r.step == 1) capped.largest_.store(0);
         if (r.step == 2) largest = capped.largest_.load();
@@ -430,11 +430,11 @@ class TestEngine : public QObject {
     const std::string message = expectError(
         [&] {
           trainer.run([&](const MetricsRecord& r) {
-            if (r.kind == "step") {
+            if (r.kind == RecordKind::Step) {
               losses.push_back(r.value("loss"));
               if (r.step == 3) capped.cap_.store(cap);  // from step 4 on, memory "runs out"
             }
-            if (r.kind == "info") infos.push_back(r.text);
+            if (r.kind == RecordKind::Info) infos.push_back(r.text);
             return true;
           });
         },

@@ -85,7 +85,7 @@ struct Knn {
 Knn knnCurve(Trainer& trainer) {
   Knn k;
   const auto outcome = trainer.run([&](const MetricsRecord& r) {
-    if (r.kind == "eval" && k.first < 0) k.first = r.value("knn_top1");
+    if (r.kind == RecordKind::Eval && k.first < 0) k.first = r.value("knn_top1");
     return true;
   });
   k.final = outcome.final_knn;
@@ -111,7 +111,7 @@ class TestFinetune : public QObject {
     const std::string source_data = writeFashionSlice(dir_, 1000, 3048);
     ExperimentConfig a;
     a.name = "source";
-    a.dataset.kind = "packed";
+    a.dataset.kind = DatasetKind::Packed;
     a.dataset.path = source_data;
     a.dataset.holdout_fraction = 0.25;
     a.model.width = 16;
@@ -172,7 +172,7 @@ class TestFinetune : public QObject {
     Trainer imported_run(b, dir_ + "/runs");
     std::vector<std::string> infos;
     const auto outcome = imported_run.run([&](const MetricsRecord& r) {
-      if (r.kind == "info") infos.push_back(r.text);
+      if (r.kind == RecordKind::Info) infos.push_back(r.text);
       return true;
     });
     QCOMPARE(outcome.status, std::string("finished"));
@@ -197,7 +197,7 @@ class TestFinetune : public QObject {
   void mismatchedWeightsFailTheRun() {
     auto resnet = makeBackbone([] {
       ModelConfig m;
-      m.backbone = "resnet18";
+      m.backbone = Backbone::ResNet18;
       return m;
     }(), 1, 12);
     const std::string path = dir_ + "/resnet.safetensors";
@@ -233,7 +233,7 @@ class TestFinetune : public QObject {
     c.train.checkpoint_every_steps = 1;
     Trainer trainer(c, dir_ + "/runs-freeze");
     int64_t steps = 0;
-    const auto stopped = trainer.run([&](const MetricsRecord& r) { return !(r.kind == "step" && ++steps == 5); });
+    const auto stopped = trainer.run([&](const MetricsRecord& r) { return !(r.kind == RecordKind::Step && ++steps == 5); });
     QCOMPARE(stopped.status, std::string("cancelled"));
     Trainer resumed(trainer.folder());
     QCOMPARE(resumed.run({}).status, std::string("finished"));

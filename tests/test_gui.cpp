@@ -43,9 +43,9 @@ namespace {
 ExperimentConfig tinyExperiment(const std::string& name, int64_t epochs = 2) {
   ExperimentConfig c;
   c.name = name;
-  c.dataset.kind = "fashion-mnist";
+  c.dataset.kind = DatasetKind::FashionMnist;
   c.dataset.train_limit = 1024;
-  c.model.backbone = "convnet";
+  c.model.backbone = Backbone::ConvNet;
   c.model.width = 8;
   c.model.head_dims = {64, 32};
   c.method.temperature = 0.2;
@@ -155,7 +155,7 @@ class GuiTest : public QObject {
         const auto dot = key.path.find('.');
         Json& section = j[key.path.substr(0, dot)];
         auto set = [&](const std::string& name, double v) {
-          if (key.integer) section[name] = static_cast<int64_t>(v);
+          if (key.integer()) section[name] = static_cast<int64_t>(v);
           else section[name] = v;
         };
         const std::string name = key.path.substr(dot + 1);
@@ -204,7 +204,7 @@ class GuiTest : public QObject {
     for (QAbstractSpinBox* field : w->findChildren<QAbstractSpinBox*>()) {
       const QString key = field->property("studioSchemaKey").toString();
       if (key.isEmpty()) continue;
-      const NumericKey& k = numericKey(key.toStdString());
+      const ConfigKey& k = configKey(key.toStdString());
       const QString range = QString::fromStdString(formatNumber(k.min)) + QStringLiteral(" to ") +
                             QString::fromStdString(formatNumber(k.max));
       QVERIFY2(field->toolTip().contains(range), qPrintable(key + ": " + field->toolTip()));
@@ -326,7 +326,7 @@ class GuiTest : public QObject {
     ExperimentConfig c = tinyExperiment("round-trip");
     c.augment.blur_p = 0.25;
     c.augment.crop_scale_min = 0.35;
-    c.optim.name = "sgd";
+    c.optim.name = OptimizerKind::Sgd;
     c.optim.lr = 0.05;
     c.train.seed = 7;
     c.model.head_dims = {96, 48};
@@ -337,7 +337,7 @@ class GuiTest : public QObject {
     const ExperimentConfig read = loadExperimentConfig(path.toStdString());
     QCOMPARE(QString::fromStdString(read.toJson().dump()), QString::fromStdString(w->currentExperiment().toJson().dump()));
     QCOMPARE(read.augment.blur_p, 0.25);
-    QCOMPARE(read.optim.name, std::string("sgd"));
+    QVERIFY(read.optim.name == OptimizerKind::Sgd);
     QCOMPARE(read.model.head_dims, (std::vector<int64_t>{96, 48}));
     auto other = makeWindow();
     QVERIFY(other->openExperiment(path));
@@ -464,7 +464,7 @@ class GuiTest : public QObject {
       out << "CSDS this is not a packed dataset";
     }
     ExperimentConfig c = tinyExperiment("gui-corrupt");
-    c.dataset.kind = "packed";
+    c.dataset.kind = DatasetKind::Packed;
     c.dataset.path = bad;
     w->setExperiment(c);
     QSignalSpy errors(w->dataPage(), &DataPage::errorOccurred);

@@ -138,7 +138,7 @@ class TestLosses : public QObject {
     model->weight.mutable_grad() = torch::tensor({{0.f, 4.f, 0.f}, {3.f, 0.f, 0.f}});  // norm 5
     model->bias.mutable_grad() = torch::tensor({0.5f, 0.5f});
     OptimConfig c;
-    c.name = "lars";
+    c.name = OptimizerKind::Lars;
     c.lr = 0.1;
     c.weight_decay = 0.0;
     c.momentum = 0.9;
@@ -161,7 +161,7 @@ class TestLosses : public QObject {
       p.mutable_grad() = torch::zeros_like(p);
     }
     OptimConfig c;
-    c.name = "adamw";
+    c.name = OptimizerKind::AdamW;
     c.lr = 0.1;
     c.weight_decay = 0.5;
     c.warmup_epochs = 0;

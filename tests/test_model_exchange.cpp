@@ -56,8 +56,9 @@ std::string rawFile(const std::string& header, const std::string& data, int64_t 
 
 ModelConfig modelConfig(const std::string& backbone, const std::string& stem = "auto", int64_t width = 8) {
   ModelConfig c;
-  c.backbone = backbone;
-  c.stem = stem;
+  // The tests name architectures as users write them.
+  if (!enumFromWord(backbone, c.backbone) || !enumFromWord(stem, c.stem))
+    qFatal("modelConfig: no backbone '%s' or stem '%s'", backbone.c_str(), stem.c_str());
   c.width = width;
   c.head_dims = {32, 16};
   return c;
@@ -119,8 +120,8 @@ std::string writeRgbDataset(const std::string& dir) {
 
 ExperimentConfig tinyRun(const std::string& data, const ModelConfig& model) {
   ExperimentConfig c;
-  c.name = "exchange-" + model.backbone;
-  c.dataset.kind = "packed";
+  c.name = "exchange-" + wordOf(model.backbone);
+  c.dataset.kind = DatasetKind::Packed;
   c.dataset.path = data;
   c.dataset.holdout_fraction = 0.25;
   c.model = model;

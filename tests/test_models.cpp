@@ -28,8 +28,9 @@ int64_t parameterCount(torch::nn::Module& m, const std::string& prefix) {
 
 ModelConfig modelConfig(const std::string& backbone, const std::string& stem = "auto") {
   ModelConfig c;
-  c.backbone = backbone;
-  c.stem = stem;
+  // The tests name architectures as users write them.
+  if (!enumFromWord(backbone, c.backbone) || !enumFromWord(stem, c.stem))
+    qFatal("modelConfig: no backbone '%s' or stem '%s'", backbone.c_str(), stem.c_str());
   return c;
 }
 

@@ -96,7 +96,7 @@ class TestResultsPage : public QObject {
     const std::string dir = test::scratchDir("results_page");
     ExperimentConfig c;
     c.name = "doubled";
-    c.dataset.kind = "packed";
+    c.dataset.kind = DatasetKind::Packed;
     c.dataset.path = writeDoubledDataset(dir);
     c.dataset.holdout_fraction = 0.25;
     c.model.width = 8;

@@ -55,7 +55,7 @@ struct RunSpec {
 
 MetricsRecord stepRecord(int step) {
   MetricsRecord r;
-  r.kind = "step";
+  r.kind = RecordKind::Step;
   r.step = step;
   r.epoch = step / 10.0;
   r.values = {{"loss", 6.0 - 0.05 * step}, {"lr", 1e-3}, {"images_per_s", 900.0}};
@@ -73,7 +73,7 @@ MadeRun makeRun(const QString& runs_dir, const RunSpec& spec) {
   std::ofstream(folder.configPath()) << config.dump(2) << "\n";
 
   MetricsRecord info;
-  info.kind = "info";
+  info.kind = RecordKind::Info;
   info.text = "starting";
   info.values = {{"total_steps", double(spec.steps)}};
   folder.appendMetrics(info.toJson());
@@ -81,7 +81,7 @@ MadeRun makeRun(const QString& runs_dir, const RunSpec& spec) {
     folder.appendMetrics(stepRecord(s).toJson());
     if (spec.evals > 0 && s % std::max(1, spec.steps / spec.evals) == 0) {
       MetricsRecord eval;
-      eval.kind = "eval";
+      eval.kind = RecordKind::Eval;
       eval.step = s;
       eval.epoch = s / 10.0;
       eval.values = {{"knn_top1", 0.1 + 0.01 * s}, {"raw_pixel_knn_top1", 0.3}};

@@ -34,8 +34,8 @@ ExperimentConfig tinyConfig(const std::string& data) {
 std::vector<std::pair<int64_t, double>> stepLosses(Trainer& trainer, int64_t stop_after = -1) {
   std::vector<std::pair<int64_t, double>> losses;
   trainer.run([&](const MetricsRecord& r) {
-    if (r.kind == "step") losses.emplace_back(r.step, r.value("loss"));
-    return !(stop_after > 0 && r.kind == "step" && r.step == stop_after);
+    if (r.kind == RecordKind::Step) losses.emplace_back(r.step, r.value("loss"));
+    return !(stop_after > 0 && r.kind == RecordKind::Step && r.step == stop_after);
   });
   return losses;
 }
@@ -71,8 +71,8 @@ class TestTrainer : public QObject {
     std::vector<double> losses, knn;
     double raw = -1;
     const auto outcome = trainer.run([&](const MetricsRecord& r) {
-      if (r.kind == "step") losses.push_back(r.value("loss"));
-      if (r.kind == "eval") {
+      if (r.kind == RecordKind::Step) losses.push_back(r.value("loss"));
+      if (r.kind == RecordKind::Eval) {
         knn.push_back(r.value("knn_top1"));
         raw = r.value("raw_pixel_knn_top1");
       }
@@ -138,8 +138,8 @@ class TestTrainer : public QObject {
     Trainer again(config, dir + "/runs2");
     std::vector<int64_t> seen;
     again.run([&](const MetricsRecord& r) {
-      if (r.kind == "step") seen.push_back(r.step);
-      return !(r.kind == "step" && r.step == 4);
+      if (r.kind == RecordKind::Step) seen.push_back(r.step);
+      return !(r.kind == RecordKind::Step && r.step == 4);
     });
     // Now append records as if steps 5-6 ran and the process died mid-line.
     {
@@ -168,7 +168,7 @@ class TestTrainer : public QObject {
     TrainOutcome outcome;
     std::thread worker([&] {
       outcome = trainer.run([&](const MetricsRecord& r) {
-        if (r.kind == "step") last_step.store(r.step);
+        if (r.kind == RecordKind::Step) last_step.store(r.step);
         return true;
       });
     });
@@ -191,7 +191,7 @@ class TestTrainer : public QObject {
     int64_t first_step = -1;
     resumed.requestCancel();  // stops before its first step: the checkpoint step is kept
     const auto again = resumed.run([&](const MetricsRecord& r) {
-      if (r.kind == "step" && first_step < 0) first_step = r.step;
+      if (r.kind == RecordKind::Step && first_step < 0) first_step = r.step;
       return true;
     });
     QCOMPARE(again.steps, outcome.steps);
@@ -206,7 +206,7 @@ class TestTrainer : public QObject {
     const std::string message = expectError(
         [&] {
           trainer.run([&](const MetricsRecord& r) {
-            if (r.kind == "step" && r.step == 2) throw std::runtime_error("the client gave up");
+            if (r.kind == RecordKind::Step && r.step == 2) throw std::runtime_error("the client gave up");
             return true;
           });
         },
@@ -215,7 +215,7 @@ class TestTrainer : public QObject {
     QCOMPARE(QString::fromStdString(readRunRecord(trainer.folder().path()).status), QString("failed"));
     const auto records = readMetricsFile(trainer.folder().metricsPath());
     QVERIFY(!records.empty());
-    QCOMPARE(QString::fromStdString(records.back().kind), QString("end"));
+    QVERIFY(records.back().kind == RecordKind::End);
     QCOMPARE(QString::fromStdString(records.back().text), QString("failed: the client gave up"));
   }
 
@@ -247,7 +247,7 @@ class TestTrainer : public QObject {
     std::atomic<int64_t> last_step{0};
     std::thread worker([&] {
       trainer.run([&](const MetricsRecord& r) {
-        if (r.kind == "step") last_step.store(r.step);
+        if (r.kind == RecordKind::Step) last_step.store(r.step);
         return true;
       });
     });

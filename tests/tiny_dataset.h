@@ -22,7 +22,7 @@ inline std::string writeTinyDataset(const std::string& dir, int64_t channels = 1
 inline ExperimentConfig tinyExperiment(const std::string& data, const std::string& name = "tiny") {
   ExperimentConfig c;
   c.name = name;
-  c.dataset.kind = "packed";
+  c.dataset.kind = DatasetKind::Packed;
   c.dataset.path = data;
   c.dataset.holdout_fraction = 0.25;
   c.model.width = 8;

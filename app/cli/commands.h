@@ -15,6 +15,7 @@ struct Command {
 int cmdTrain(const Args& a);
 int cmdResume(const Args& a);
 int cmdMatchWeights(const Args& a);
+int cmdKeys(const Args& a);  // the experiment keys --set accepts
 
 // Datasets, the run list and the installation (data_commands.cpp).
 int cmdImport(const Args& a);

@@ -69,6 +69,8 @@ Commands:
   match-weights FILE --config EXP [--set key=value ...]
                                               how a run folder, checkpoint or .safetensors file fits the
                                               experiment's encoder (what model.init_from would load)
+  keys [PREFIX]                               the experiment keys (--set and config files): type,
+                                              allowed values, default and meaning
   info                                        version, LibTorch, CPU threads, CUDA support and devices
 
 Options for every command:
@@ -96,6 +98,7 @@ const Command kCommands[] = {
     {"export", studio::cli::cmdExport},
     {"finetune", studio::cli::cmdFinetune},
     {"match-weights", studio::cli::cmdMatchWeights},
+    {"keys", studio::cli::cmdKeys},
     {"info", studio::cli::cmdInfo},
 };
 

@@ -22,15 +22,15 @@ void ProgressPrinter::onRecord(const MetricsRecord& r) {
     std::fflush(out_);
     return;
   }
-  if (r.kind == "info") {
+  if (r.kind == RecordKind::Info) {
     if (r.has("total_steps")) total_steps_ = static_cast<int64_t>(r.value("total_steps"));
     finish();
     std::fprintf(out_, "%s\n", r.text.c_str());
-  } else if (r.kind == "eval") {
+  } else if (r.kind == RecordKind::Eval) {
     finish();
     std::fprintf(out_, "epoch %.2f  kNN top-1 %.2f%%  (raw pixels %.2f%%, best %.2f%%)\n", r.epoch,
                  100 * r.value("knn_top1"), 100 * r.value("raw_pixel_knn_top1"), 100 * r.value("best_knn_top1"));
-  } else if (r.kind == "step") {
+  } else if (r.kind == RecordKind::Step) {
     const double frac = total_steps_ > 0 ? double(r.step) / double(total_steps_) : 0;
     char stats[160];
     std::snprintf(stats, sizeof stats, "step %lld/%lld  epoch %.2f  loss %.4f  lr %.2e  %.0f img/s  ETA %s",
@@ -52,7 +52,7 @@ void ProgressPrinter::onRecord(const MetricsRecord& r) {
         last_line_ = now;
       }
     }
-  } else if (r.kind == "end") {
+  } else if (r.kind == RecordKind::End) {
     finish();
   }
 }

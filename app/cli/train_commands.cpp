@@ -1,4 +1,5 @@
-// train, resume and match-weights: pretraining and the weights it starts from.
+// train, resume, match-weights and keys: pretraining, the weights it starts from and the
+// experiment keys --set can change.
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -12,6 +13,7 @@
 #include "core/base/text_format.h"
 #include "core/exchange/weight_import.h"
 #include "core/experiment/config.h"
+#include "core/experiment/config_schema.h"
 #include "core/runs/run_folder.h"
 #include "core/train/trainer.h"
 
@@ -92,6 +94,69 @@ int cmdResume(const Args& a) {
   needPositional(a, 1, "a run id or folder");
   studio::Trainer trainer(studio::RunFolder::open(runsDir(a), a.positional[0]));
   return runTrainer(a, trainer);
+}
+
+namespace {
+
+const char* typeWord(studio::KeyType t) {
+  switch (t) {
+    case studio::KeyType::Integer: return "integer";
+    case studio::KeyType::Number: return "number";
+    case studio::KeyType::Boolean: return "boolean";
+    case studio::KeyType::Text: return "text";
+    case studio::KeyType::Choice: return "choice";
+    case studio::KeyType::NumberList: return "number list";
+    case studio::KeyType::IntegerList: return "integer list";
+  }
+  return "?";
+}
+
+// What a key accepts, as the config reader's messages say it.
+std::string allowedText(const studio::ConfigKey& k) {
+  using studio::formatNumber;
+  switch (k.type) {
+    case studio::KeyType::Integer:
+    case studio::KeyType::Number: return formatNumber(k.min) + " to " + formatNumber(k.max);
+    case studio::KeyType::Boolean: return "true or false";
+    case studio::KeyType::Text: return "text";
+    case studio::KeyType::Choice: {
+      std::string words;
+      for (const auto& w : k.values) words += (words.empty() ? "" : " | ") + w;
+      return words;
+    }
+    case studio::KeyType::NumberList:
+    case studio::KeyType::IntegerList:
+      return std::to_string(k.min_length) + " to " + std::to_string(k.max_length) + " of " + formatNumber(k.min) +
+             " to " + formatNumber(k.max);
+  }
+  return "?";
+}
+
+}  // namespace
+
+// The experiment's keys from the schema: what --set and the config file accept.
+int cmdKeys(const Args& a) {
+  if (a.positional.size() > 1) studio::throwBadInput("keys takes at most one key prefix (see --help)");
+  const std::string prefix = a.positional.empty() ? std::string() : a.positional.front();
+  int shown = 0;
+  for (const auto& k : studio::configKeys()) {
+    if (k.path.compare(0, prefix.size(), prefix) != 0) continue;
+    ++shown;
+    if (a.json) {
+      Json j = {{"key", k.path}, {"type", typeWord(k.type)}, {"default", k.defaultValue()}, {"help", k.help}};
+      if (k.numeric() || k.type == studio::KeyType::NumberList || k.type == studio::KeyType::IntegerList) {
+        j["min"] = k.min;
+        j["max"] = k.max;
+      }
+      if (k.type == studio::KeyType::Choice) j["values"] = k.values;
+      printJson(j);
+    } else {
+      std::printf("%-30s %s (default %s)\n%30s   %s\n", k.path.c_str(), allowedText(k).c_str(),
+                  k.defaultValue().dump().c_str(), "", k.help.c_str());
+    }
+  }
+  if (shown == 0) studio::throwBadInput("keys: no experiment key starts with \"" + prefix + "\"");
+  return kExitOk;
 }
 
 }  // namespace studio::cli

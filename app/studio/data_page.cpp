@@ -20,8 +20,7 @@
 #include <QVBoxLayout>
 
 #include "app/importer/image_folder_importer.h"
-#include "core/experiment/config_schema.h"
-#include "widgets/number_field.h"
+#include "app/studio/schema_fields.h"
 #include "widgets/dataset_browser.h"
 
 namespace studio {
@@ -46,23 +45,21 @@ DataPage::DataPage(QWidget* parent) : QWidget(parent) {
   setAcceptDrops(true);
 
   kind_ = new QComboBox;
-  kind_->addItem(tr("Fashion-MNIST (built in)"), QStringLiteral("fashion-mnist"));
-  kind_->addItem(tr("MNIST (IDX folder)"), QStringLiteral("mnist"));
-  kind_->addItem(tr("CIFAR-10 (binary folder)"), QStringLiteral("cifar10"));
-  kind_->addItem(tr("CIFAR-100 (binary folder)"), QStringLiteral("cifar100"));
+  addChoice(kind_, DatasetKind::FashionMnist, tr("Fashion-MNIST (built in)"));
+  addChoice(kind_, DatasetKind::Mnist, tr("MNIST (IDX folder)"));
+  addChoice(kind_, DatasetKind::Cifar10, tr("CIFAR-10 (binary folder)"));
+  addChoice(kind_, DatasetKind::Cifar100, tr("CIFAR-100 (binary folder)"));
   // Short item texts: the longest sets the form's width, which must fit a 1024-pixel screen.
-  kind_->addItem(tr("Packed dataset (.csds)"), QStringLiteral("packed"));
+  addChoice(kind_, DatasetKind::Packed, tr("Packed dataset (.csds)"));
   kind_->setItemData(kind_->count() - 1, tr("A packed dataset file, e.g. a folder of your images imported by the studio"),
                      Qt::ToolTipRole);
   path_ = new QLineEdit;
   path_->setPlaceholderText(tr("Built-in location"));
   browse_ = new QPushButton(tr("&Browse…"));
   // Ranges from the experiment schema: every value the engine takes is shown as it is.
-  const NumericKey& limit = numericKey("dataset.train_limit");
-  train_limit_ = new NumberField(limit.min, limit.max, true, 1000);
+  train_limit_ = schemaNumberField("dataset.train_limit", 1000);
   train_limit_->setSpecialValueText(tr("All images"));
-  const NumericKey& holdout = numericKey("dataset.holdout_fraction");
-  holdout_ = new NumberField(holdout.min, holdout.max, false, 0.05);
+  holdout_ = schemaNumberField("dataset.holdout_fraction", 0.05);
   load_button_ = new QPushButton(tr("&Load"));
   load_button_->setDefault(true);
 
@@ -79,12 +76,14 @@ DataPage::DataPage(QWidget* parent) : QWidget(parent) {
   sf->addRow(path_label, path_row);
   auto* limit_label = new QLabel(tr("Use at &most"));
   limit_label->setBuddy(train_limit_);
-  train_limit_->setToolTip(tr("Train on the first N images only: quicker experiments on a slow machine."));
+  train_limit_->setToolTip(
+      schemaTooltip(tr("Train on the first N images only: quicker experiments on a slow machine."), train_limit_));
   sf->addRow(limit_label, train_limit_);
   auto* holdout_label = new QLabel(tr("&Held out"));
   holdout_label->setBuddy(holdout_);
-  holdout_->setToolTip(tr("Share of a labeled packed dataset kept aside to measure kNN accuracy. "
-                          "Built-in datasets use their own test split."));
+  holdout_->setToolTip(schemaTooltip(tr("Share of a labeled packed dataset kept aside to measure kNN accuracy. "
+                                        "Built-in datasets use their own test split."),
+                                     holdout_));
   sf->addRow(holdout_label, holdout_);
   sf->addRow(QString(), load_button_);
 
@@ -156,7 +155,7 @@ DataPage::DataPage(QWidget* parent) : QWidget(parent) {
   connect(train_limit_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &DataPage::datasetConfigChanged);
   connect(holdout_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &DataPage::datasetConfigChanged);
   connect(browse_, &QPushButton::clicked, this, [this]() {
-    if (kind_->currentData().toString() == QLatin1String("packed")) {
+    if (currentChoice(kind_, DatasetKind::FashionMnist) == DatasetKind::Packed) {
       choosePackedFile();
     } else {
       chooseFolder();
@@ -169,17 +168,17 @@ DataPage::DataPage(QWidget* parent) : QWidget(parent) {
 }
 
 void DataPage::updateKindWidgets() {
-  const QString kind = kind_->currentData().toString();
-  const bool builtin = kind == QLatin1String("fashion-mnist");
+  const DatasetKind kind = currentChoice(kind_, DatasetKind::FashionMnist);
+  const bool builtin = kind == DatasetKind::FashionMnist;
   path_->setPlaceholderText(builtin ? tr("Built-in location (%1)").arg(QString::fromStdString(builtinFashionMnistDir()))
-                                    : kind == QLatin1String("packed") ? tr("A .csds file") : tr("A folder"));
-  holdout_->setEnabled(kind == QLatin1String("packed"));
+                                    : kind == DatasetKind::Packed ? tr("A .csds file") : tr("A folder"));
+  holdout_->setEnabled(kind == DatasetKind::Packed);
 }
 
 void DataPage::setDatasetConfig(const DatasetConfig& config, int64_t seed) {
   const QSignalBlocker b1(kind_), b2(path_), b3(train_limit_), b4(holdout_);
-  const int i = kind_->findData(QString::fromStdString(config.kind));
-  kind_->setCurrentIndex(i >= 0 ? i : 0);
+  kind_->setCurrentIndex(0);
+  selectChoice(kind_, config.kind);
   path_->setText(QString::fromStdString(config.path));
   train_limit_->setValue(static_cast<double>(config.train_limit));  // exact: the schema stops at 2^40
   holdout_->setValue(config.holdout_fraction);
@@ -189,7 +188,7 @@ void DataPage::setDatasetConfig(const DatasetConfig& config, int64_t seed) {
 
 DatasetConfig DataPage::datasetConfig() const {
   DatasetConfig c;
-  c.kind = kind_->currentData().toString().toStdString();
+  c.kind = currentChoice(kind_, c.kind);
   c.path = path_->text().trimmed().toStdString();
   c.train_limit = static_cast<int64_t>(train_limit_->value());
   c.holdout_fraction = holdout_->value();
@@ -277,7 +276,7 @@ void DataPage::importFolder(const QString& folder) {
   options.channels = import_channels_->currentData().toInt();
   options.fit = import_fit_->currentData().toInt() == 1 ? ImportOptions::Fit::Letterbox : ImportOptions::Fit::CenterCrop;
   DatasetConfig config = datasetConfig();
-  config.kind = "packed";
+  config.kind = DatasetKind::Packed;
   config.path = out.toStdString();
   const int64_t seed = seed_;
   QPointer<DataPage> self(this);
@@ -304,7 +303,7 @@ void DataPage::importFolder(const QString& folder) {
         setIdle();
         {
           const QSignalBlocker b1(kind_), b2(path_);
-          kind_->setCurrentIndex(kind_->findData(QStringLiteral("packed")));
+          selectChoice(kind_, DatasetKind::Packed);
           path_->setText(out);
           updateKindWidgets();
         }
@@ -367,7 +366,7 @@ void DataPage::dropEvent(QDropEvent* event) {
   if (QFileInfo(path).isDir()) {
     importFolder(path);
   } else if (isPackedPath(path)) {
-    kind_->setCurrentIndex(kind_->findData(QStringLiteral("packed")));
+    selectChoice(kind_, DatasetKind::Packed);
     path_->setText(path);
     Q_EMIT datasetConfigChanged();
     load();

@@ -289,9 +289,9 @@ void MainWindow::connectEngine() {
     monitor_page_->addRecords(batch);
     const MetricsRecord* last_step = nullptr;
     for (const MetricsRecord& r : batch) {
-      if (r.kind == "step") {
+      if (r.kind == RecordKind::Step) {
         last_step = &r;
-      } else if (r.kind == "info") {
+      } else if (r.kind == RecordKind::Info) {
         total_steps_ = static_cast<qint64>(r.value("total_steps", 0));
         // "training N steps on <device>: ..." names the device the engine resolved.
         const auto on = r.text.find(" on ");
@@ -392,7 +392,7 @@ void MainWindow::applyPreset(const QString& resource) {
     ExperimentConfig preset = readPresetResource(resource);
     ExperimentConfig current = currentExperiment();
     // A preset on the user's own data (no built-in dataset named) keeps the chosen dataset.
-    const bool builtin = preset.dataset.kind == "fashion-mnist" || !preset.dataset.path.empty();
+    const bool builtin = preset.dataset.kind == DatasetKind::FashionMnist || !preset.dataset.path.empty();
     if (!builtin) preset.dataset = current.dataset;
     preset.train.device = current.train.device;
     setExperiment(preset);
@@ -444,7 +444,7 @@ void MainWindow::resumeRun(const QString& run_dir) {
   // The curve so far comes from the run's own records; the engine continues it.
   MetricsBatch history;
   for (const MetricsRecord& r : readMetricsFile((run_dir + QStringLiteral("/metrics.jsonl")).toStdString()))
-    if (r.kind == "step" || r.kind == "eval") history.push_back(r);
+    if (r.kind == RecordKind::Step || r.kind == RecordKind::Eval) history.push_back(r);
   monitor_page_->addRecords(history);
   embeddings_page_->clear();
   if (engine_->resume(preferences_->runsDir(), run_dir)) showPage(MonitorPageIndex);

@@ -6,7 +6,7 @@ namespace studio {
 
 void RunCurves::add(const std::vector<MetricsRecord>& records) {
   for (const MetricsRecord& r : records) {
-    if (r.kind == "step" && r.has("loss")) {
+    if (r.kind == RecordKind::Step && r.has("loss")) {
       step.push_back(double(r.step));
       loss.push_back(r.value("loss"));
       lr.push_back(r.value("lr"));
@@ -14,7 +14,7 @@ void RunCurves::add(const std::vector<MetricsRecord>& records) {
       last_loss = r.value("loss");
       last_step = r.step;
       last_epoch = r.epoch;
-    } else if (r.kind == "eval") {
+    } else if (r.kind == RecordKind::Eval) {
       const double knn = r.value("knn_top1");
       if (knn >= 0) {
         knn_step.push_back(double(r.step));
@@ -23,7 +23,7 @@ void RunCurves::add(const std::vector<MetricsRecord>& records) {
       best_knn = std::max(best_knn, knn);
       const double raw = r.value("raw_pixel_knn_top1");
       if (raw >= 0) raw_pixel_knn_percent = 100.0 * raw;
-    } else if (r.kind == "info") {
+    } else if (r.kind == RecordKind::Info) {
       total_steps = static_cast<int64_t>(r.value("total_steps", 0));
       last_step = r.step;
     }

@@ -72,10 +72,10 @@ void ScreenshotTour::start() {
   window_->resize(1280, 800);
   ExperimentConfig c = window_->currentExperiment();
   c.name = "screenshot-demo";
-  c.dataset.kind = "fashion-mnist";
+  c.dataset.kind = DatasetKind::FashionMnist;
   c.dataset.path.clear();
   c.dataset.train_limit = 4096;
-  c.model.backbone = "convnet";
+  c.model.backbone = Backbone::ConvNet;
   c.model.width = 16;
   c.model.head_dims = {128, 64};
   c.train.batch_size = 128;

@@ -22,6 +22,7 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include "app/studio/schema_fields.h"
 #include "core/exchange/weight_import.h"
 #include "core/experiment/config_schema.h"
 #include "core/base/text_format.h"
@@ -37,28 +38,6 @@ QVector<Preset> TrainingPage::presets() {
 }
 
 namespace {
-
-// Fields take their range from the experiment schema (core/experiment/config_schema.h), so that every
-// value the engine accepts is shown and saved back as it is.
-// The field remembers its key, so that addField() can say the allowed range in its tooltip.
-constexpr const char* kSchemaKeyProperty = "studioSchemaKey";
-
-QDoubleSpinBox* numberField(const char* key, double step) {
-  const NumericKey& k = numericKey(key);
-  auto* field = new NumberField(k.min, k.max, k.integer, step);
-  field->setProperty(kSchemaKeyProperty, QString::fromLatin1(key));
-  return field;
-}
-
-QSpinBox* intSpin(const char* key, int step = 1) {
-  const NumericKey& k = numericKey(key);
-  auto* s = new QSpinBox;
-  s->setProperty(kSchemaKeyProperty, QString::fromLatin1(key));
-  s->setRange(static_cast<int>(k.min), static_cast<int>(k.max));  // keys that fit an int
-  s->setSingleStep(step);
-  s->setAccelerated(true);
-  return s;
-}
 
 void selectData(QComboBox* combo, const QString& value) {
   const int i = combo->findData(value);
@@ -87,38 +66,38 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   method_ = new QComboBox;
   method_->addItem(QStringLiteral("SimCLR"), QStringLiteral("simclr"));
   backbone_ = new QComboBox;
-  backbone_->addItem(tr("Small ConvNet (fast on CPU)"), QStringLiteral("convnet"));
-  backbone_->addItem(QStringLiteral("ResNet-18"), QStringLiteral("resnet18"));
-  backbone_->addItem(QStringLiteral("ResNet-34"), QStringLiteral("resnet34"));
-  backbone_->addItem(QStringLiteral("ResNet-50"), QStringLiteral("resnet50"));
+  addChoice(backbone_, Backbone::ConvNet, tr("Small ConvNet (fast on CPU)"));
+  addChoice(backbone_, Backbone::ResNet18, QStringLiteral("ResNet-18"));
+  addChoice(backbone_, Backbone::ResNet34, QStringLiteral("ResNet-34"));
+  addChoice(backbone_, Backbone::ResNet50, QStringLiteral("ResNet-50"));
   stem_ = new QComboBox;
-  stem_->addItem(tr("Automatic (by image size)"), QStringLiteral("auto"));
-  stem_->addItem(tr("CIFAR (3×3, no pooling)"), QStringLiteral("cifar"));
-  stem_->addItem(tr("ImageNet (7×7 + pooling)"), QStringLiteral("imagenet"));
-  width_ = intSpin("model.width", 4);
+  addChoice(stem_, ResNetStem::Auto, tr("Automatic (by image size)"));
+  addChoice(stem_, ResNetStem::Cifar, tr("CIFAR (3×3, no pooling)"));
+  addChoice(stem_, ResNetStem::ImageNet, tr("ImageNet (7×7 + pooling)"));
+  width_ = schemaIntField("model.width", 4);
   head_ = new QLineEdit;
   head_->setPlaceholderText(QStringLiteral("512, 128"));
-  batch_ = intSpin("train.batch_size", 32);
-  epochs_ = intSpin("train.epochs");
+  batch_ = schemaIntField("train.batch_size", 32);
+  epochs_ = schemaIntField("train.epochs");
   optimizer_ = new QComboBox;
-  optimizer_->addItem(QStringLiteral("AdamW"), QStringLiteral("adamw"));
-  optimizer_->addItem(tr("SGD with momentum"), QStringLiteral("sgd"));
-  optimizer_->addItem(tr("LARS (large batches)"), QStringLiteral("lars"));
-  lr_ = numberField("optim.lr", 1e-4);
-  weight_decay_ = numberField("optim.weight_decay", 1e-5);
-  warmup_ = numberField("optim.warmup_epochs", 0.5);
-  temperature_ = numberField("method.temperature", 0.05);
+  addChoice(optimizer_, OptimizerKind::AdamW, QStringLiteral("AdamW"));
+  addChoice(optimizer_, OptimizerKind::Sgd, tr("SGD with momentum"));
+  addChoice(optimizer_, OptimizerKind::Lars, tr("LARS (large batches)"));
+  lr_ = schemaNumberField("optim.lr", 1e-4);
+  weight_decay_ = schemaNumberField("optim.weight_decay", 1e-5);
+  warmup_ = schemaNumberField("optim.warmup_epochs", 0.5);
+  temperature_ = schemaNumberField("method.temperature", 0.05);
   device_ = new QComboBox;
   device_->setEditable(true);
   device_->addItem(tr("Automatic (GPU when present)"), QStringLiteral("auto"));
   device_->addItem(tr("CPU"), QStringLiteral("cpu"));
   device_->addItem(tr("CUDA GPU"), QStringLiteral("cuda"));
-  seed_ = numberField("train.seed", 1);
-  threads_ = intSpin("train.threads");
+  seed_ = schemaNumberField("train.seed", 1);
+  threads_ = schemaIntField("train.threads");
   threads_->setSpecialValueText(tr("All cores (%1)").arg(QThread::idealThreadCount()));
-  eval_every_ = numberField("monitor.every_epochs", 0.5);
+  eval_every_ = schemaNumberField("monitor.every_epochs", 0.5);
   eval_every_->setSpecialValueText(tr("Only at the end"));
-  map_size_ = numberField("monitor.map_size", 500);
+  map_size_ = schemaNumberField("monitor.map_size", 500);
   map_size_->setSpecialValueText(tr("No map"));
   init_path_ = new QLineEdit;
   init_path_->setObjectName(QStringLiteral("initFrom"));
@@ -136,8 +115,8 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   init_clear_->setToolTip(tr("Start from random weights again"));
   init_strict_ = new QCheckBox(tr("Refuse weights that do not fit"));
   init_strict_->setChecked(true);
-  backbone_lr_mult_ = numberField("optim.backbone_lr_mult", 0.1);
-  freeze_stages_ = intSpin("optim.freeze_stages");
+  backbone_lr_mult_ = schemaNumberField("optim.backbone_lr_mult", 0.1);
+  freeze_stages_ = schemaIntField("optim.freeze_stages");
   freeze_stages_->setSpecialValueText(tr("None"));
   init_report_ = new QLabel;
   init_report_->setObjectName(QStringLiteral("initReport"));
@@ -272,7 +251,7 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   for (QDoubleSpinBox* s : {lr_, weight_decay_, warmup_, temperature_, eval_every_, seed_, map_size_})
     connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, changed);
   connect(backbone_, &QComboBox::currentTextChanged, this, [this]() {
-    const bool convnet = backbone_->currentData().toString() == QLatin1String("convnet");
+    const bool convnet = currentChoice(backbone_, Backbone::ConvNet) == Backbone::ConvNet;
     width_->setEnabled(convnet);
     stem_->setEnabled(!convnet);
   });
@@ -367,14 +346,7 @@ void TrainingPage::showInitReport(const QString& text, bool error) {
 }
 
 void TrainingPage::addField(QFormLayout* form, const QString& label, QWidget* field, const QString& text) {
-  QString tooltip = text;
-  const QString key = field->property(kSchemaKeyProperty).toString();
-  if (!key.isEmpty()) {
-    const NumericKey& k = numericKey(key.toStdString());
-    tooltip += QLatin1Char(' ') + tr("Allowed: %1 to %2 (%3).")
-                                      .arg(QString::fromStdString(formatNumber(k.min)),
-                                           QString::fromStdString(formatNumber(k.max)), key);
-  }
+  const QString tooltip = schemaTooltip(text, field);
   auto* l = new QLabel(label);
   l->setBuddy(field);
   field->setToolTip(tooltip);
@@ -389,15 +361,15 @@ void TrainingPage::setConfig(const ExperimentConfig& c) {
   filling_ = true;
   name_->setText(QString::fromStdString(c.name));
   selectData(method_, QString::fromStdString(c.method.name));
-  selectData(backbone_, QString::fromStdString(c.model.backbone));
-  selectData(stem_, QString::fromStdString(c.model.stem));
+  selectChoice(backbone_, c.model.backbone);
+  selectChoice(stem_, c.model.stem);
   width_->setValue(static_cast<int>(c.model.width));
   QStringList dims;
   for (int64_t d : c.model.head_dims) dims << QString::number(d);
   head_->setText(dims.join(QStringLiteral(", ")));
   batch_->setValue(static_cast<int>(c.train.batch_size));
   epochs_->setValue(static_cast<int>(c.train.epochs));
-  selectData(optimizer_, QString::fromStdString(c.optim.name));
+  selectChoice(optimizer_, c.optim.name);
   lr_->setValue(c.optim.lr);
   weight_decay_->setValue(c.optim.weight_decay);
   warmup_->setValue(c.optim.warmup_epochs);
@@ -432,8 +404,8 @@ QString TrainingPage::validate() const {
 ExperimentConfig TrainingPage::applyTo(ExperimentConfig c) const {
   c.name = name_->text().trimmed().toStdString();
   c.method.name = comboValue(method_).toStdString();
-  c.model.backbone = comboValue(backbone_).toStdString();
-  c.model.stem = comboValue(stem_).toStdString();
+  c.model.backbone = currentChoice(backbone_, c.model.backbone);
+  c.model.stem = currentChoice(stem_, c.model.stem);
   c.model.width = width_->value();
   std::vector<int64_t> dims;
   for (const QString& p : head_->text().split(QLatin1Char(','), Qt::SkipEmptyParts)) {
@@ -444,7 +416,7 @@ ExperimentConfig TrainingPage::applyTo(ExperimentConfig c) const {
   if (!dims.empty()) c.model.head_dims = dims;
   c.train.batch_size = batch_->value();
   c.train.epochs = epochs_->value();
-  c.optim.name = comboValue(optimizer_).toStdString();
+  c.optim.name = currentChoice(optimizer_, c.optim.name);
   c.optim.lr = lr_->value();
   c.optim.weight_decay = weight_decay_->value();
   c.optim.warmup_epochs = warmup_->value();
@@ -475,8 +447,9 @@ void TrainingPage::setEngineState(EngineController::State state) {
                                                      init_choose_, init_clear_, init_strict_, backbone_lr_mult_,
                                                      freeze_stages_})
     w->setEnabled(idle);
-  if (idle) width_->setEnabled(backbone_->currentData().toString() == QLatin1String("convnet"));
-  if (idle) stem_->setEnabled(backbone_->currentData().toString() != QLatin1String("convnet"));
+  const bool convnet = currentChoice(backbone_, Backbone::ConvNet) == Backbone::ConvNet;
+  if (idle) width_->setEnabled(convnet);
+  if (idle) stem_->setEnabled(!convnet);
   switch (state) {
     case EngineController::State::Idle:
       state_label_->setText(tr("Idle"));

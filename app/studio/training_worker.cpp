@@ -83,7 +83,7 @@ void TrainingWorker::run() {
 
 bool TrainingWorker::onRecord(const MetricsRecord& record, bool paused) {
   pending_.push_back(record);
-  if (record.kind != "step" || paused || since_flush_.elapsed() >= kFlushIntervalMs) flush();
+  if (record.kind != RecordKind::Step || paused || since_flush_.elapsed() >= kFlushIntervalMs) flush();
   return !control_->cancelled();
 }
 

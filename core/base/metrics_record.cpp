@@ -20,7 +20,7 @@ bool MetricsRecord::has(const std::string& name) const {
 
 nlohmann::json MetricsRecord::toJson() const {
   nlohmann::json j;
-  j["kind"] = kind;
+  j["kind"] = wordOf(kind);
   j["step"] = step;
   j["epoch"] = epoch;
   for (const auto& [k, v] : values) j[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
@@ -33,7 +33,7 @@ MetricsRecord MetricsRecord::fromJson(const nlohmann::json& json) {
   for (auto it = json.begin(); it != json.end(); ++it) {
     const std::string& key = it.key();
     if (key == "kind" && it->is_string()) {
-      r.kind = it->get<std::string>();
+      if (!enumFromWord(it->get<std::string>(), r.kind)) r.kind = RecordKind::Other;
     } else if (key == "text" && it->is_string()) {
       r.text = it->get<std::string>();
     } else if (key == "step" && it->is_number()) {

@@ -9,14 +9,28 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/enum_words.h"
+
 namespace studio {
 
+// What a record reports: a training step, an evaluation, an event worth a line, the run's
+// end. A word a later version writes reads as Other, which readers pass over.
+enum class RecordKind { Step, Eval, Info, End, Other };
+template <>
+struct EnumWords<RecordKind> {
+  static constexpr std::pair<RecordKind, const char*> table[] = {{RecordKind::Step, "step"},
+                                                                 {RecordKind::Eval, "eval"},
+                                                                 {RecordKind::Info, "info"},
+                                                                 {RecordKind::End, "end"},
+                                                                 {RecordKind::Other, "other"}};
+};
+
 struct MetricsRecord {
-  std::string kind;  // "step", "eval", "info", "end"
+  RecordKind kind = RecordKind::Other;
   int64_t step = 0;  // optimizer steps done
   double epoch = 0;  // fractional epochs done
   std::vector<std::pair<std::string, double>> values;  // named numbers (loss, lr, knn_top1, ...)
-  std::string text;  // for "info" and "end": a human-readable line
+  std::string text;  // for Info and End: a human-readable line
 
   double value(const std::string& name, double fallback = -1.0) const;
   bool has(const std::string& name) const;

@@ -226,25 +226,25 @@ Dataset readPackedAsDataset(const std::string& path) {
 
 DatasetSplits loadDataset(const DatasetConfig& config, int64_t seed) {
   DatasetSplits s;
-  if (config.kind == "fashion-mnist" || config.kind == "mnist") {
+  if (config.kind == DatasetKind::FashionMnist || config.kind == DatasetKind::Mnist) {
     std::string dir = config.path;
     if (dir.empty()) {
-      if (config.kind == "mnist") throwBadInput("config: dataset.path must name the MNIST folder (IDX files)");
+      if (config.kind == DatasetKind::Mnist) throwBadInput("config: dataset.path must name the MNIST folder (IDX files)");
       dir = builtinFashionMnistDir();
     }
     if (!fs::is_directory(dir))
       throwBadInput(dir + ": dataset folder not found" +
-                    (config.kind == "fashion-mnist" && config.path.empty()
+                    (config.kind == DatasetKind::FashionMnist && config.path.empty()
                          ? std::string(" (install the Debian package dataset-fashion-mnist: ./studio setup)")
                          : std::string()));
-    const auto& classes = config.kind == "mnist" ? kDigitClasses : kFashionMnistClasses;
-    s.train = loadIdxSplit(dir, "train", classes, config.kind);
-    s.eval = loadIdxSplit(dir, "t10k", classes, config.kind + "-test");
-  } else if (config.kind == "cifar10" || config.kind == "cifar100") {
+    const auto& classes = config.kind == DatasetKind::Mnist ? kDigitClasses : kFashionMnistClasses;
+    s.train = loadIdxSplit(dir, "train", classes, wordOf(config.kind));
+    s.eval = loadIdxSplit(dir, "t10k", classes, wordOf(config.kind) + "-test");
+  } else if (config.kind == DatasetKind::Cifar10 || config.kind == DatasetKind::Cifar100) {
     const std::string& dir = config.path;
     if (dir.empty() || !fs::is_directory(dir))
       throwBadInput("config: dataset.path must name the CIFAR binary folder, got \"" + dir + "\"");
-    if (config.kind == "cifar10") {
+    if (config.kind == DatasetKind::Cifar10) {
       std::vector<std::string> train_files;
       for (int i = 1; i <= 5; ++i) train_files.push_back(joinPath(dir, "data_batch_" + std::to_string(i) + ".bin"));
       s.train = readCifarBinary(train_files, 1);
@@ -257,9 +257,9 @@ DatasetSplits loadDataset(const DatasetConfig& config, int64_t seed) {
       s.train.class_names = readClassNames(joinPath(dir, "fine_label_names.txt"), 100);
     }
     s.eval.class_names = s.train.class_names;
-    s.train.name = config.kind;
-    s.eval.name = config.kind + "-test";
-  } else if (config.kind == "packed") {
+    s.train.name = wordOf(config.kind);
+    s.eval.name = wordOf(config.kind) + "-test";
+  } else if (config.kind == DatasetKind::Packed) {
     if (config.path.empty()) throwBadInput("config: dataset.path must name a packed dataset file (.csds)");
     Dataset all = readPackedAsDataset(config.path);
     const int64_t n = all.size();
@@ -275,7 +275,7 @@ DatasetSplits loadDataset(const DatasetConfig& config, int64_t seed) {
   }
   if (config.train_limit > 0 && config.train_limit < s.train.size())
     s.train = s.train.subset(torch::arange(config.train_limit, torch::kInt64));
-  checkNotEmpty(s.train, config.path.empty() ? config.kind : config.path);
+  checkNotEmpty(s.train, config.path.empty() ? wordOf(config.kind) : config.path);
   return s;
 }
 
@@ -300,7 +300,7 @@ ImageTable toImageTable(const Dataset& data) {
 DatasetImages loadDatasetImages(const DatasetConfig& config, int64_t seed) {
   DatasetSplits s = loadDataset(config, seed);
   DatasetImages images;
-  images.name = s.train.name.empty() ? config.kind : s.train.name;
+  images.name = s.train.name.empty() ? wordOf(config.kind) : s.train.name;
   images.train = toImageTable(s.train);
   images.eval = toImageTable(s.eval);
   if (images.eval.class_names.empty()) images.eval.class_names = images.train.class_names;

@@ -54,10 +54,10 @@ EnginePlan planEngine(const EngineConfig& config, const c10::Device& device, int
   const std::string gpu = facts.name.empty() ? device.str() : device.str() + " (" + facts.name + ")";
 
   // Augmentation.
-  if (config.augment == "torch") {
+  if (config.augment == AugmentEngine::Torch) {
     plan.fused_augment = false;
   } else if (cuda && !facts.kernels) {
-    if (config.augment == "fused")
+    if (config.augment == AugmentEngine::Fused)
       throwBadInput("config: engine.augment = \"fused\", but this build has no CUDA kernels (nvcc was not found when it was "
                     "built): use auto or torch");
     plan.fused_augment = false;
@@ -65,17 +65,17 @@ EnginePlan planEngine(const EngineConfig& config, const c10::Device& device, int
   }
 
   // Precision.
-  if (config.precision == "bf16" && cuda && !facts.bf16)
+  if (config.precision == Precision::Bf16 && cuda && !facts.bf16)
     throwBadInput("config: engine.precision = \"bf16\", but " + gpu +
                   " has no bf16 arithmetic (compute capability 8.0 or newer): use auto or fp32");
-  plan.bf16 = config.precision == "bf16" || (config.precision == "auto" && cuda && facts.bf16);
-  if (config.precision == "auto" && cuda && !facts.bf16)
+  plan.bf16 = config.precision == Precision::Bf16 || (config.precision == Precision::Auto && cuda && facts.bf16);
+  if (config.precision == Precision::Auto && cuda && !facts.bf16)
     plan.notes.push_back(gpu + " has no bf16 arithmetic: training in fp32");
 
-  plan.channels_last = config.channels_last == "on" || (config.channels_last == "auto" && cuda);
+  plan.channels_last = config.channels_last == AutoSwitch::On || (config.channels_last == AutoSwitch::Auto && cuda);
 
   // Where the images live.
-  if (cuda && config.resident_data != "off") {
+  if (cuda && config.resident_data != AutoSwitch::Off) {
     int64_t reserve = 0;
     const bool fits = datasetFitsOnDevice(dataset_bytes, facts, &reserve);
     if (fits) {
@@ -86,7 +86,7 @@ EnginePlan planEngine(const EngineConfig& config, const c10::Device& device, int
               ? "the free memory of " + gpu + " is unknown"
               : "the images (" + formatBytes(dataset_bytes) + ") do not fit in the free memory of " + gpu + " (" +
                     formatBytes(facts.free_bytes) + " free, " + formatBytes(reserve) + " kept for training)";
-      if (config.resident_data == "on") throwBadInput("config: engine.resident_data = \"on\", but " + why);
+      if (config.resident_data == AutoSwitch::On) throwBadInput("config: engine.resident_data = \"on\", but " + why);
       plan.notes.push_back(why + ": each batch is gathered on the host and uploaded");
     }
   }

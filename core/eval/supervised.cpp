@@ -247,7 +247,7 @@ FinetuneResult SupervisedFinetuner::run(const torch::Tensor& pool_images, const 
   const int64_t epoch_samples = std::max(n, o.min_epoch_samples);
   const int64_t steps_per_epoch = std::max<int64_t>(1, (epoch_samples + batch - 1) / batch);
   OptimConfig oc;
-  oc.name = "adamw";
+  oc.name = OptimizerKind::AdamW;
   oc.lr = o.lr;
   oc.weight_decay = o.weight_decay;
   oc.warmup_epochs = 0;

@@ -63,10 +63,10 @@ Json buildModelCard(const ModelCardInput& in) {
                    {"checkpoint_step", in.step}};
   card["run"] = {{"id", in.run ? in.run->id() : ""}, {"name", c.name}};
 
-  std::string dataset_name = c.dataset.kind;
+  std::string dataset_name = wordOf(c.dataset.kind);
   if (!c.dataset.path.empty()) dataset_name += " (" + c.dataset.path + ")";
   card["dataset"] = {{"name", dataset_name},
-                     {"kind", c.dataset.kind},
+                     {"kind", wordOf(c.dataset.kind)},
                      {"path", c.dataset.path},
                      {"train_limit", c.dataset.train_limit},
                      {"training_images", in.train_images},
@@ -91,7 +91,7 @@ Json buildModelCard(const ModelCardInput& in) {
   Json evaluation = Json::object();
   if (in.run) {
     for (const MetricsRecord& r : readMetricsFile(in.run->metricsPath())) {
-      if (r.kind != "end" || !r.has("final_knn_top1")) continue;
+      if (r.kind != RecordKind::End || !r.has("final_knn_top1")) continue;
       evaluation["knn"] = {{"best_top1", r.value("best_knn_top1")},
                            {"final_top1", r.value("final_knn_top1")},
                            {"raw_pixel_top1", r.value("raw_pixel_knn_top1")},

@@ -9,14 +9,66 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/enum_words.h"
 #include "core/base/file_io.h"  // writeFileAtomically, readTextFile (declared there, used with configs)
 
 namespace studio {
 
 using Json = nlohmann::json;
 
+// The closed choices, with their words in experiment files (core/base/enum_words.h). The
+// schema (config_schema.h) offers the words in this order.
+enum class DatasetKind { FashionMnist, Mnist, Cifar10, Cifar100, Packed };
+enum class Backbone { ConvNet, ResNet18, ResNet34, ResNet50 };
+enum class ResNetStem { Auto, Cifar, ImageNet };
+enum class OptimizerKind { Sgd, AdamW, Lars };
+enum class AugmentEngine { Auto, Fused, Torch };
+enum class Precision { Auto, Fp32, Bf16 };
+enum class AutoSwitch { Auto, On, Off };  // auto = the engine decides from the device
+
+template <>
+struct EnumWords<DatasetKind> {
+  static constexpr std::pair<DatasetKind, const char*> table[] = {{DatasetKind::FashionMnist, "fashion-mnist"},
+                                                                  {DatasetKind::Mnist, "mnist"},
+                                                                  {DatasetKind::Cifar10, "cifar10"},
+                                                                  {DatasetKind::Cifar100, "cifar100"},
+                                                                  {DatasetKind::Packed, "packed"}};
+};
+template <>
+struct EnumWords<Backbone> {
+  static constexpr std::pair<Backbone, const char*> table[] = {{Backbone::ConvNet, "convnet"},
+                                                               {Backbone::ResNet18, "resnet18"},
+                                                               {Backbone::ResNet34, "resnet34"},
+                                                               {Backbone::ResNet50, "resnet50"}};
+};
+template <>
+struct EnumWords<ResNetStem> {
+  static constexpr std::pair<ResNetStem, const char*> table[] = {
+      {ResNetStem::Auto, "auto"}, {ResNetStem::Cifar, "cifar"}, {ResNetStem::ImageNet, "imagenet"}};
+};
+template <>
+struct EnumWords<OptimizerKind> {
+  static constexpr std::pair<OptimizerKind, const char*> table[] = {
+      {OptimizerKind::Sgd, "sgd"}, {OptimizerKind::AdamW, "adamw"}, {OptimizerKind::Lars, "lars"}};
+};
+template <>
+struct EnumWords<AugmentEngine> {
+  static constexpr std::pair<AugmentEngine, const char*> table[] = {
+      {AugmentEngine::Auto, "auto"}, {AugmentEngine::Fused, "fused"}, {AugmentEngine::Torch, "torch"}};
+};
+template <>
+struct EnumWords<Precision> {
+  static constexpr std::pair<Precision, const char*> table[] = {
+      {Precision::Auto, "auto"}, {Precision::Fp32, "fp32"}, {Precision::Bf16, "bf16"}};
+};
+template <>
+struct EnumWords<AutoSwitch> {
+  static constexpr std::pair<AutoSwitch, const char*> table[] = {
+      {AutoSwitch::Auto, "auto"}, {AutoSwitch::On, "on"}, {AutoSwitch::Off, "off"}};
+};
+
 struct DatasetConfig {
-  std::string kind = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | cifar100 | packed
+  DatasetKind kind = DatasetKind::FashionMnist;
   std::string path;                    // folder or file; empty = the built-in location
   int64_t train_limit = 0;             // use only the first N training images (0 = all)
   double holdout_fraction = 0.1;       // packed sets: the share held out for evaluation
@@ -43,8 +95,8 @@ struct AugmentConfig {
 };
 
 struct ModelConfig {
-  std::string backbone = "convnet";  // convnet | resnet18 | resnet34 | resnet50
-  std::string stem = "auto";         // auto | cifar | imagenet (ResNets)
+  Backbone backbone = Backbone::ConvNet;
+  ResNetStem stem = ResNetStem::Auto;  // ResNets: auto = cifar below 64 px
   int64_t width = 32;                // convnet base width
   std::vector<int64_t> head_dims = {512, 128};  // hidden widths..., output width
   // Start the encoder from these weights instead of random ones: a run folder (its last
@@ -55,12 +107,12 @@ struct ModelConfig {
 };
 
 struct MethodConfig {
-  std::string name = "simclr";
+  std::string name = "simclr";  // a method the engine registers (config_schema.h lists them)
   double temperature = 0.5;
 };
 
 struct OptimConfig {
-  std::string name = "adamw";  // sgd | adamw | lars
+  OptimizerKind name = OptimizerKind::AdamW;
   double lr = 1e-3;
   double weight_decay = 1e-4;
   double momentum = 0.9;
@@ -96,13 +148,13 @@ struct MonitorConfig {
 // How the engine computes: settings that change speed and memory, not what is learned
 // (beyond floating-point rounding: bf16 autocast is the one with visible rounding).
 struct EngineConfig {
-  std::string augment = "auto";        // auto (fused: CUDA kernels / CPU threads) | fused | torch (the reference ops)
-  std::string precision = "auto";      // auto (bf16 autocast on CUDA devices that have it) | fp32 | bf16
-  std::string channels_last = "auto";  // auto (on CUDA) | on | off: NHWC activations and weights
+  AugmentEngine augment = AugmentEngine::Auto;  // auto = fused (CUDA kernels / CPU threads); torch = the reference ops
+  Precision precision = Precision::Auto;        // auto = bf16 autocast on CUDA devices that have it
+  AutoSwitch channels_last = AutoSwitch::Auto;  // NHWC activations and weights (auto: on CUDA)
   bool tf32 = true;                    // CUDA: TF32 tensor cores for float32 matmuls and convolutions
   bool cudnn_benchmark = true;         // CUDA: let cuDNN time its algorithms for each shape
   bool cuda_graph = false;             // CUDA: replay the forward+backward as one captured graph
-  std::string resident_data = "auto";  // auto (on the GPU when it fits) | on | off: where the uint8 images live
+  AutoSwitch resident_data = AutoSwitch::Auto;  // the uint8 images on the GPU (auto: when they fit)
   int64_t prefetch = 1;                // batches prepared ahead on a background thread (0 = none)
   bool host_memory_cache = true;       // keep freed CPU tensor memory for reuse during the run
 };
@@ -118,8 +170,9 @@ struct ExperimentConfig {
   MonitorConfig monitor;
   EngineConfig engine;
 
-  // Throws studio::Error(BadInput) naming the key: "config: train.batch_size = 1 is out of
-  // range [2, 65536]". Missing keys take their defaults.
+  // Both walk the schema (config_schema.h), the one declaration of every key. fromJson throws
+  // studio::Error(BadInput) naming the key: "config: train.batch_size = 1 is out of range
+  // [2, 65536]". Missing keys take their defaults (the initialisers above).
   static ExperimentConfig fromJson(const Json& json);
   Json toJson() const;
 };
@@ -127,8 +180,10 @@ struct ExperimentConfig {
 ExperimentConfig loadExperimentConfig(const std::string& path);
 void saveExperimentConfig(const ExperimentConfig& config, const std::string& path);
 
-// Applies "a.b.c=value" to a JSON document; value is parsed as JSON when it parses
-// (numbers, true/false, arrays), else taken as a string. Throws BadInput on bad syntax.
+// Applies "a.b.c=value" to a JSON document. The value is typed by the key's schema entry:
+// text and choice keys take it as written (name=2024 is a name); other keys parse it as JSON
+// (numbers, true/false, arrays), and a value that does not parse stays a string for fromJson
+// to refuse by name. Throws BadInput on bad syntax.
 void applyConfigOverride(Json& json, const std::string& assignment);
 
 // Whether spec names a device the way train.device may: auto | cpu | cuda | cuda:N. Only the

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cstring>
+#include <stdexcept>
 
 #include "core/base/error.h"
 
@@ -40,7 +41,7 @@ class ConvNetImpl : public BackboneImpl {
     return name;
   }
   nlohmann::json architecture() const override {
-    return {{"backbone", "convnet"}, {"in_channels", in_channels_}, {"width", width_}, {"feature_dim", feature_dim_}};
+    return {{"backbone", wordOf(Backbone::ConvNet)}, {"in_channels", in_channels_}, {"width", width_}, {"feature_dim", feature_dim_}};
   }
   std::vector<std::vector<std::string>> stagePrefixes() const override {
     return {{"net.0.", "net.1."}, {"net.4.", "net.5."}, {"net.8.", "net.9."}};
@@ -140,10 +141,10 @@ class ResNetImpl : public BackboneImpl {
     return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
   }
   nlohmann::json architecture() const override {
-    const char* name = bottleneck_ ? "resnet50" : (blocks_[1] == 4 ? "resnet34" : "resnet18");
-    return {{"backbone", name},
+    const Backbone backbone = bottleneck_ ? Backbone::ResNet50 : (blocks_[1] == 4 ? Backbone::ResNet34 : Backbone::ResNet18);
+    return {{"backbone", wordOf(backbone)},
             {"in_channels", in_channels_},
-            {"stem", cifar_stem_ ? "cifar" : "imagenet"},
+            {"stem", wordOf(cifar_stem_ ? ResNetStem::Cifar : ResNetStem::ImageNet)},
             {"block", bottleneck_ ? "bottleneck" : "basic"},
             {"blocks", blocks_},
             {"feature_dim", feature_dim_}};
@@ -209,12 +210,14 @@ ContrastiveModelImpl::ContrastiveModelImpl(std::shared_ptr<BackboneImpl> backbon
 }
 
 std::shared_ptr<BackboneImpl> makeBackbone(const ModelConfig& config, int64_t in_channels, int64_t image_size) {
-  if (config.backbone == "convnet") return std::make_shared<ConvNetImpl>(in_channels, config.width);
-  const bool cifar = config.stem == "cifar" || (config.stem == "auto" && image_size < 64);
-  if (config.backbone == "resnet18") return std::make_shared<ResNetImpl>(std::vector<int64_t>{2, 2, 2, 2}, false, in_channels, cifar);
-  if (config.backbone == "resnet34") return std::make_shared<ResNetImpl>(std::vector<int64_t>{3, 4, 6, 3}, false, in_channels, cifar);
-  if (config.backbone == "resnet50") return std::make_shared<ResNetImpl>(std::vector<int64_t>{3, 4, 6, 3}, true, in_channels, cifar);
-  throwBadInput("config: model.backbone = \"" + config.backbone + "\" is not one of: convnet, resnet18, resnet34, resnet50");
+  const bool cifar = config.stem == ResNetStem::Cifar || (config.stem == ResNetStem::Auto && image_size < 64);
+  switch (config.backbone) {
+    case Backbone::ConvNet: return std::make_shared<ConvNetImpl>(in_channels, config.width);
+    case Backbone::ResNet18: return std::make_shared<ResNetImpl>(std::vector<int64_t>{2, 2, 2, 2}, false, in_channels, cifar);
+    case Backbone::ResNet34: return std::make_shared<ResNetImpl>(std::vector<int64_t>{3, 4, 6, 3}, false, in_channels, cifar);
+    case Backbone::ResNet50: return std::make_shared<ResNetImpl>(std::vector<int64_t>{3, 4, 6, 3}, true, in_channels, cifar);
+  }
+  throw std::logic_error("makeBackbone: model.backbone has no architecture");
 }
 
 ContrastiveModel makeContrastiveModel(const ModelConfig& config, int64_t in_channels, int64_t image_size) {

@@ -25,7 +25,7 @@ TrainingOptimizer::TrainingOptimizer(const OptimConfig& config, torch::nn::Modul
     (decay ? decay_ : no_decay_).push_back(p);
   }
 
-  const bool lars = config.name == "lars";
+  const bool lars = config.name == OptimizerKind::Lars;
   std::vector<torch::optim::OptimizerParamGroup> groups;
   for (int backbone = 1; backbone >= 0; --backbone) {
     for (int decay = 1; decay >= 0; --decay) {
@@ -33,7 +33,7 @@ TrainingOptimizer::TrainingOptimizer(const OptimConfig& config, torch::nn::Modul
       if (params.empty()) continue;
       // LARS' weight decay enters the rescaled gradient (see step()), so its SGD groups carry none.
       const double wd = decay && !lars ? config.weight_decay : 0.0;
-      if (config.name == "adamw") {
+      if (config.name == OptimizerKind::AdamW) {
         auto options = std::make_unique<torch::optim::AdamWOptions>(config.lr);
         options->weight_decay(wd);
         groups.emplace_back(params, std::move(options));
@@ -46,7 +46,7 @@ TrainingOptimizer::TrainingOptimizer(const OptimConfig& config, torch::nn::Modul
     }
   }
   if (groups.empty()) throwBadInput("config: every parameter of the model is frozen: nothing to train");
-  if (config.name == "adamw")
+  if (config.name == OptimizerKind::AdamW)
     optimizer_ = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(config.lr));
   else
     optimizer_ = std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(config.lr).momentum(config.momentum));
@@ -66,7 +66,7 @@ void TrainingOptimizer::step(int64_t step) {
   const double lr = lrAt(step);
   auto& groups = optimizer_->param_groups();
   for (size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(lr * group_lr_mult_[i]);
-  if (config_.name == "lars") {
+  if (config_.name == OptimizerKind::Lars) {
     torch::NoGradGuard no_grad;
     for (auto& p : decay_) {
       if (!p.grad().defined()) continue;
@@ -76,7 +76,7 @@ void TrainingOptimizer::step(int64_t step) {
       if (w_norm > 0 && g_norm > 0) g.mul_(config_.lars_eta * w_norm / g_norm);
     }
   }
-  if (config_.name == "adamw" && fused_adamw_ && stepFusedAdamW()) return;
+  if (config_.name == OptimizerKind::AdamW && fused_adamw_ && stepFusedAdamW()) return;
   optimizer_->step();
 }
 

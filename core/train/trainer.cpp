@@ -58,7 +58,7 @@ RunRecord makeRecord(const ExperimentConfig& c, const RunFolder& f, const std::s
   RunRecord r;
   r.id = f.id();
   r.name = c.name;
-  r.dataset = c.dataset.path.empty() ? c.dataset.kind : c.dataset.kind + ":" + c.dataset.path;
+  r.dataset = c.dataset.path.empty() ? wordOf(c.dataset.kind) : wordOf(c.dataset.kind) + ":" + c.dataset.path;
   r.method = c.method.name;
   r.status = status;
   r.started_at = started_at;
@@ -81,7 +81,7 @@ void publish(const RunRecord& r, const RunFolder& f) {
 
 MetricsRecord infoRecord(int64_t step, std::string text) {
   MetricsRecord r;
-  r.kind = "info";
+  r.kind = RecordKind::Info;
   r.step = step;
   r.text = std::move(text);
   return r;
@@ -144,7 +144,7 @@ MetricsRecord stepRecord(int64_t step, int64_t steps_per_epoch, int64_t last_ste
                          const NtXentResult& result, double lr, double step_seconds, double step_seconds_ema,
                          const StepTimes* times, const BatchSource& source, const torch::Device& device) {
   MetricsRecord r;
-  r.kind = "step";
+  r.kind = RecordKind::Step;
   r.step = step;
   r.epoch = double(step) / steps_per_epoch;
   r.values = {{"loss", loss},
@@ -171,7 +171,7 @@ MetricsRecord stepRecord(int64_t step, int64_t steps_per_epoch, int64_t last_ste
 // The record that closes a finished or cancelled run.
 MetricsRecord endRecord(const TrainOutcome& outcome, double epoch) {
   MetricsRecord r;
-  r.kind = "end";
+  r.kind = RecordKind::End;
   r.step = outcome.steps;
   r.epoch = epoch;
   r.text = outcome.status;
@@ -407,7 +407,7 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
     const std::string what = describeException(engine_error);
     publish(makeRecord(config_, folder_, "failed", best_knn, true, started_at), folder_);
     MetricsRecord r;
-    r.kind = "end";
+    r.kind = RecordKind::End;
     r.text = "failed: " + what;
     folder_.appendMetrics(r.toJson());
     if (engine_error) throw;

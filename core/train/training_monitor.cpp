@@ -53,7 +53,7 @@ TrainingMonitor::Result TrainingMonitor::evaluate(ContrastiveModel& model, const
   result.measured = true;
   result.knn = acc;
   MetricsRecord& r = result.record;
-  r.kind = "eval";
+  r.kind = RecordKind::Eval;
   r.step = step;
   r.epoch = double(step) / steps_per_epoch_;
   r.values = {{"knn_top1", acc},
