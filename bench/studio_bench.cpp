@@ -64,7 +64,7 @@ std::vector<BenchConfig> benchConfigs() {
     e.model.width = 32;
     e.model.head_dims = {256, 128};
     e.augment.crop_scale_min = 0.3;
-    e.method.temperature = 0.2;
+    e.method.settings["simclr"]["temperature"] = 0.2;
     e.optim.lr = 2e-3;
     out.push_back(b);
   }
@@ -75,7 +75,7 @@ std::vector<BenchConfig> benchConfigs() {
     e.model.stem = ResNetStem::Cifar;
     e.model.head_dims = {512, 128};
     e.augment.blur_p = size >= 96 ? 0.5 : 0.0;
-    e.method.temperature = 0.2;
+    e.method.settings["simclr"]["temperature"] = 0.2;
     e.optim.lr = 1e-3;
     out.push_back(b);
   }

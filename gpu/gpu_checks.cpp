@@ -163,7 +163,7 @@ ExperimentConfig gpuConfig(const std::string& data) {
   c.dataset.holdout_fraction = 0.1;
   c.model.width = 32;
   c.model.head_dims = {256, 128};
-  c.method.temperature = 0.2;
+  c.method.settings["simclr"]["temperature"] = 0.2;
   c.optim.lr = 2e-3;
   c.optim.warmup_epochs = 0.2;
   c.train.epochs = 8;

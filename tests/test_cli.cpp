@@ -35,6 +35,7 @@
 #include "core/data/packed_dataset.h"
 #include "core/experiment/config.h"
 #include "core/experiment/config_schema.h"
+#include "core/methods/methods.h"
 #include "core/runs/run_index.h"
 
 namespace fs = std::filesystem;
@@ -362,7 +363,10 @@ void TestCli::versionAndHelp() {
   const CliRun keys = runCli({"keys", "--json"}, kQuickTimeoutMs);
   QVERIFY2(keys.finished && keys.exit_code == 0, keys.describe().c_str());
   const auto listed = parseJsonLines(keys.out);
-  QCOMPARE(listed.size(), studio::configKeys().size());
+  // ... and each method's own settings, declared by the method (core/methods).
+  size_t method_settings = 0;
+  for (const auto& spec : studio::methodSpecs()) method_settings += spec.settings.size();
+  QCOMPARE(listed.size(), studio::configKeys().size() + method_settings);
   bool saw_lr = false;
   for (const auto& k : listed) {
     if (k.value("key", "") != "optim.lr") continue;
@@ -373,6 +377,27 @@ void TestCli::versionAndHelp() {
     QCOMPARE(q(k["type"].get<std::string>()), QStringLiteral("number"));
   }
   QVERIFY(saw_lr);
+  const CliRun byol = runCli({"keys", "method.", "--json"}, kQuickTimeoutMs);
+  QVERIFY2(byol.finished && byol.exit_code == 0, byol.describe().c_str());
+  bool saw_momentum = false;
+  for (const auto& k : parseJsonLines(byol.out)) {
+    if (k.value("key", "") == "method.name") {
+      QVERIFY(k["values"].size() == studio::methodSpecs().size());
+      QCOMPARE(q(k["values"][0].get<std::string>()), QStringLiteral("simclr"));
+    }
+    if (k.value("key", "") != "method.byol.momentum") continue;
+    saw_momentum = true;
+    QCOMPARE(k["default"].get<double>(), 0.99);
+    QCOMPARE(k["max"].get<double>(), 1.0);
+  }
+  QVERIFY(saw_momentum);
+  // A method's bad setting stops `train` before any run folder exists, naming the key.
+  const CliRun bad_method = runCli({"train", "--config", studio::test::sourceDir() + "/resources/presets/quick-cpu-demo.json",
+                                    "--set", "method.name=byol", "--set", "method.byol.momentum=2"},
+                                   kQuickTimeoutMs);
+  QVERIFY2(bad_method.finished && bad_method.exit_code == 2 &&
+               bad_method.err.find("method.byol.momentum = 2: expected a number from 0 to 1") != std::string::npos,
+           bad_method.describe().c_str());
   const CliRun engine = runCli({"keys", "engine.precision"}, kQuickTimeoutMs);
   QVERIFY2(engine.finished && engine.exit_code == 0 && engine.out.find("auto | fp32 | bf16") != std::string::npos,
            engine.describe().c_str());

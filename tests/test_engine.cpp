@@ -20,6 +20,7 @@
 #include "core/device/device_kernels.h"
 #include "core/device/engine_plan.h"
 #include "core/device/host_memory_cache.h"
+#include "core/methods/methods.h"
 #include "core/model/models.h"
 #include "core/model/optim.h"
 #include "core/runs/run_folder.h"

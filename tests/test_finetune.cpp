@@ -16,6 +16,7 @@
 #include "core/model/checkpoint.h"
 #include "core/data/dataset.h"
 #include "core/eval/evaluation.h"
+#include "core/methods/methods.h"
 #include "core/model/models.h"
 #include "core/data/packed_dataset.h"
 #include "core/runs/run_index.h"
@@ -151,7 +152,7 @@ class TestFinetune : public QObject {
     b.dataset.train_limit = 512;  // Fashion-MNIST images 0-511, held-out queries from its test split
     b.model.width = 16;
     b.model.head_dims = {64, 32};
-    b.method.temperature = 0.2;
+    b.method.settings["simclr"]["temperature"] = 0.2;
     b.augment.crop_scale_min = 0.3;
     b.augment.saturation = 0;
     b.augment.hue = 0;

@@ -25,9 +25,11 @@
 #include "app/studio/monitor_page.h"
 #include "app/studio/preferences.h"
 #include "app/studio/runs_page.h"
+#include "app/studio/training_page.h"
 #include "core/experiment/config.h"
 #include "core/base/text_format.h"
 #include "core/experiment/config_schema.h"
+#include "core/methods/methods.h"
 #include "core/runs/run_index.h"
 #include "tests/test_support.h"
 #include "widgets/augment_preview_grid.h"
@@ -48,7 +50,7 @@ ExperimentConfig tinyExperiment(const std::string& name, int64_t epochs = 2) {
   c.model.backbone = Backbone::ConvNet;
   c.model.width = 8;
   c.model.head_dims = {64, 32};
-  c.method.temperature = 0.2;
+  c.method.settings["simclr"]["temperature"] = 0.2;
   c.optim.lr = 2e-3;
   c.optim.warmup_epochs = 0.5;
   c.train.epochs = epochs;
@@ -194,7 +196,44 @@ class GuiTest : public QObject {
         roundTrip(c, key.path + " = " + value);
       }
     }
+    // Every method, and each of its own settings at its least and most (core/methods declares them).
+    for (const MethodSpec& spec : methodSpecs()) {
+      ExperimentConfig c;
+      c.method.name = spec.name;
+      roundTrip(c, "method.name = " + spec.name);
+      for (const MethodSetting& setting : spec.settings)
+        for (const double value : {setting.min, setting.max}) {
+          ExperimentConfig m;
+          m.method.name = spec.name;
+          m.method.settings[spec.name][setting.key] = value;
+          roundTrip(m, "method." + spec.name + "." + setting.key + " = " + formatNumber(value));
+        }
+    }
     QVERIFY2(problems.empty(), problems.c_str());
+  }
+
+  // The Training page lists every method and shows the chosen one's own settings; an edited
+  // setting goes into that method's block, and the others' blocks are kept.
+  void methodListAndFieldsComeFromTheMethods() {
+    auto w = makeWindow();
+    auto* page = w->findChild<TrainingPage*>();
+    QVERIFY(page);
+    QCOMPARE(page->methodCombo()->count(), int(methodSpecs().size()));
+    ExperimentConfig c;
+    c.method.name = "byol";
+    c.method.settings["simclr"]["temperature"] = 0.3;
+    w->setExperiment(c);
+    QCOMPARE(page->methodCombo()->currentData().toString(), QStringLiteral("byol"));
+    QDoubleSpinBox* momentum = page->methodField("byol", "momentum");
+    QVERIFY(momentum && momentum->isVisibleTo(page));
+    QVERIFY(!page->methodField("simclr", "temperature")->isVisibleTo(page));
+    QCOMPARE(page->methodField("simclr", "temperature")->value(), 0.3);
+    QVERIFY(momentum->toolTip().contains(QStringLiteral("method.byol.momentum")));
+    momentum->setValue(0.995);
+    const ExperimentConfig edited = w->currentExperiment();
+    QCOMPARE(edited.method.settings.at("byol").at("momentum"), 0.995);
+    QCOMPARE(edited.method.settings.at("simclr").at("temperature"), 0.3);
+    QVERIFY(edited.method.settings.at("byol").count("predictor_hidden") == 0);  // left at its default
   }
 
   // The Training page's numeric fields say the schema's range in their tooltips.

@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "core/eval/knn.h"
-#include "core/model/losses.h"
+#include "core/methods/losses.h"
 #include "core/model/optim.h"
 
 using namespace studio;

@@ -17,6 +17,7 @@
 
 #include "core/model/checkpoint.h"
 #include "core/exchange/model_export.h"
+#include "core/methods/methods.h"
 #include "core/model/models.h"
 #include "core/base/npy.h"
 #include "core/data/packed_dataset.h"

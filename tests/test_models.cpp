@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/model/checkpoint.h"
+#include "core/methods/methods.h"
 #include "core/model/models.h"
 #include "tests/test_support.h"
 

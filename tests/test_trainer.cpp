@@ -54,7 +54,7 @@ class TestTrainer : public QObject {
     c.dataset.train_limit = 3072;
     c.model.width = 16;
     c.model.head_dims = {128, 64};
-    c.method.temperature = 0.2;
+    c.method.settings["simclr"]["temperature"] = 0.2;
     c.optim.lr = 2e-3;
     c.optim.warmup_epochs = 0.2;
     c.augment.crop_scale_min = 0.3;

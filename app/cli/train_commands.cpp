@@ -14,6 +14,7 @@
 #include "core/exchange/weight_import.h"
 #include "core/experiment/config.h"
 #include "core/experiment/config_schema.h"
+#include "core/methods/methods.h"
 #include "core/runs/run_folder.h"
 #include "core/train/trainer.h"
 
@@ -65,6 +66,7 @@ studio::ExperimentConfig configFromArgs(const Args& a) {
   studio::ExperimentConfig config;
   try {
     config = studio::ExperimentConfig::fromJson(json);
+    studio::checkMethodConfig(config.method);
   } catch (const Error& e) {
     throw Error(e.kind(), path + ": " + e.what());
   }
@@ -138,23 +140,43 @@ std::string allowedText(const studio::ConfigKey& k) {
 int cmdKeys(const Args& a) {
   if (a.positional.size() > 1) studio::throwBadInput("keys takes at most one key prefix (see --help)");
   const std::string prefix = a.positional.empty() ? std::string() : a.positional.front();
+  std::vector<std::string> method_names;
+  for (const auto& spec : studio::methodSpecs()) method_names.push_back(spec.name);
   int shown = 0;
-  for (const auto& k : studio::configKeys()) {
-    if (k.path.compare(0, prefix.size(), prefix) != 0) continue;
+  auto show = [&](const std::string& path, const char* type, const Json& fallback, const std::string& allowed,
+                  const std::string& help, const Json& range, const std::vector<std::string>& values) {
+    if (path.compare(0, prefix.size(), prefix) != 0) return;
     ++shown;
     if (a.json) {
-      Json j = {{"key", k.path}, {"type", typeWord(k.type)}, {"default", k.defaultValue()}, {"help", k.help}};
-      if (k.numeric() || k.type == studio::KeyType::NumberList || k.type == studio::KeyType::IntegerList) {
-        j["min"] = k.min;
-        j["max"] = k.max;
+      Json j = {{"key", path}, {"type", type}, {"default", fallback}, {"help", help}};
+      if (!range.is_null()) {
+        j["min"] = range[0];
+        j["max"] = range[1];
       }
-      if (k.type == studio::KeyType::Choice) j["values"] = k.values;
+      if (!values.empty()) j["values"] = values;
       printJson(j);
     } else {
-      std::printf("%-30s %s (default %s)\n%30s   %s\n", k.path.c_str(), allowedText(k).c_str(),
-                  k.defaultValue().dump().c_str(), "", k.help.c_str());
+      std::printf("%-30s %s (default %s)\n%30s   %s\n", path.c_str(), allowed.c_str(), fallback.dump().c_str(), "",
+                  help.c_str());
     }
+  };
+  for (const auto& k : studio::configKeys()) {
+    const bool ranged =
+        k.numeric() || k.type == studio::KeyType::NumberList || k.type == studio::KeyType::IntegerList;
+    // The method is an open list that core/methods registers: its names are the values.
+    const bool method_name = k.path == "method.name";
+    std::string words;
+    for (const auto& w : method_names) words += (words.empty() ? "" : " | ") + w;
+    show(k.path, method_name ? "choice" : typeWord(k.type), k.defaultValue(), method_name ? words : allowedText(k), k.help,
+         ranged ? Json::array({k.min, k.max}) : Json(), method_name ? method_names : k.values);
   }
+  // Each method's own settings, declared by the method (core/methods).
+  for (const auto& spec : studio::methodSpecs())
+    for (const auto& setting : spec.settings)
+      show("method." + spec.name + "." + setting.key, setting.integer ? "integer" : "number",
+           setting.integer ? Json(static_cast<int64_t>(setting.value)) : Json(setting.value),
+           studio::formatNumber(setting.min) + " to " + studio::formatNumber(setting.max),
+           spec.title + ": " + setting.help, Json::array({setting.min, setting.max}), {});
   if (shown == 0) studio::throwBadInput("keys: no experiment key starts with \"" + prefix + "\"");
   return kExitOk;
 }

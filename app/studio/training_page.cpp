@@ -17,6 +17,7 @@
 #include <QProgressBar>
 #include <QScrollArea>
 #include <QSpinBox>
+#include <QStackedWidget>
 #include <QThread>
 #include <QTimer>
 #include <QToolButton>
@@ -25,6 +26,7 @@
 #include "app/studio/schema_fields.h"
 #include "core/exchange/weight_import.h"
 #include "core/experiment/config_schema.h"
+#include "core/methods/methods.h"
 #include "core/base/text_format.h"
 #include "widgets/number_field.h"
 
@@ -64,7 +66,36 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   preset_->addItem(tr("Choose a preset…"), QString());
   for (const Preset& p : presets()) preset_->addItem(p.title, p.resource);
   method_ = new QComboBox;
-  method_->addItem(QStringLiteral("SimCLR"), QStringLiteral("simclr"));
+  method_settings_ = new QStackedWidget;
+  method_summary_ = new QLabel;
+  method_summary_->setWordWrap(true);
+  for (const MethodSpec& spec : methodSpecs()) {
+    method_->addItem(QString::fromStdString(spec.title), QString::fromStdString(spec.name));
+    method_->setItemData(method_->count() - 1, QString::fromStdString(spec.summary), Qt::ToolTipRole);
+    auto* page = new QWidget;
+    auto* form = new QFormLayout(page);
+    form->setContentsMargins(0, 0, 0, 0);
+    for (const MethodSetting& setting : spec.settings) {
+      // The arrows step by the default's order of magnitude (0.1 for 0.5, 0.001 for 0.005).
+      const double step = setting.integer ? 1.0
+                          : setting.value > 0 ? std::pow(10.0, std::floor(std::log10(setting.value)))
+                                              : 0.01;
+      auto* field = new NumberField(setting.min, setting.max, setting.integer, step);
+      field->setObjectName(QString::fromStdString("method." + spec.name + "." + setting.key));
+      field->setValue(setting.value);
+      QString label = QString::fromStdString(setting.key);
+      label.replace(QLatin1Char('_'), QLatin1Char(' '));
+      label[0] = label[0].toUpper();
+      const QString tip = QString::fromStdString(setting.help) + QLatin1Char(' ') +
+                          tr("Allowed: %1 to %2 (%3).")
+                              .arg(QString::fromStdString(formatNumber(setting.min)),
+                                   QString::fromStdString(formatNumber(setting.max)), field->objectName());
+      addField(form, label, field, tip);
+      method_fields_[spec.name].emplace_back(setting.key, field);
+    }
+    if (spec.settings.empty()) form->addRow(new QLabel(tr("This method has no settings of its own.")));
+    method_settings_->addWidget(page);
+  }
   backbone_ = new QComboBox;
   addChoice(backbone_, Backbone::ConvNet, tr("Small ConvNet (fast on CPU)"));
   addChoice(backbone_, Backbone::ResNet18, QStringLiteral("ResNet-18"));
@@ -86,7 +117,6 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   lr_ = schemaNumberField("optim.lr", 1e-4);
   weight_decay_ = schemaNumberField("optim.weight_decay", 1e-5);
   warmup_ = schemaNumberField("optim.warmup_epochs", 0.5);
-  temperature_ = schemaNumberField("method.temperature", 0.05);
   device_ = new QComboBox;
   device_->setEditable(true);
   device_->addItem(tr("Automatic (GPU when present)"), QStringLiteral("auto"));
@@ -134,8 +164,11 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
            tr("Starting points that work: a quick CPU demo, the default Fashion-MNIST recipe, your own "
               "images with a ResNet-18, or the CIFAR-style ResNet-18 of the SimCLR paper."));
   addField(gf, tr("&Method"), method_,
-           tr("SimCLR: two augmented views of each image are pulled together, all other images in the "
-              "batch pushed apart."));
+           tr("How the encoder learns without labels. Contrastive methods (SimCLR, DCL, MoCo) pull an image's two "
+              "views together and push other images apart; BYOL, SimSiam, Barlow Twins, VICReg and DINO need no "
+              "negatives and often do better with small batches."));
+  gf->addRow(method_summary_);
+  gf->addRow(method_settings_);
 
   auto* model = new QGroupBox(tr("Model"));
   auto* mf = new QFormLayout(model);
@@ -181,8 +214,6 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   addField(of, tr("&Learning rate"), lr_, tr("Peak learning rate after warm-up; a cosine schedule decays it."));
   addField(of, tr("Weight &decay"), weight_decay_, tr("Regularisation of the weights."));
   addField(of, tr("W&arm-up (epochs)"), warmup_, tr("Epochs over which the learning rate ramps up from zero."));
-  addField(of, tr("&Temperature"), temperature_,
-           tr("Sharpness of the contrastive softmax. Lower values weigh hard negatives more; 0.1 to 0.5 is usual."));
 
   auto* run = new QGroupBox(tr("Run"));
   auto* rf = new QFormLayout(run);
@@ -248,8 +279,18 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
     connect(c, &QComboBox::currentTextChanged, this, changed);
   for (QSpinBox* s : {width_, batch_, epochs_, threads_})
     connect(s, qOverload<int>(&QSpinBox::valueChanged), this, changed);
-  for (QDoubleSpinBox* s : {lr_, weight_decay_, warmup_, temperature_, eval_every_, seed_, map_size_})
+  for (QDoubleSpinBox* s : {lr_, weight_decay_, warmup_, eval_every_, seed_, map_size_})
     connect(s, qOverload<double>(&QDoubleSpinBox::valueChanged), this, changed);
+  for (const auto& [method, fields] : method_fields_)
+    for (const auto& field : fields)
+      connect(field.second, qOverload<double>(&QDoubleSpinBox::valueChanged), this, changed);
+  auto show_method = [this]() {
+    const int i = std::max(0, method_->currentIndex());
+    method_settings_->setCurrentIndex(i);
+    method_summary_->setText(method_->itemData(i, Qt::ToolTipRole).toString());
+  };
+  connect(method_, qOverload<int>(&QComboBox::currentIndexChanged), this, show_method);
+  show_method();
   connect(backbone_, &QComboBox::currentTextChanged, this, [this]() {
     const bool convnet = currentChoice(backbone_, Backbone::ConvNet) == Backbone::ConvNet;
     width_->setEnabled(convnet);
@@ -269,6 +310,14 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
   // The encoder the weights must fit is the one the form describes.
   for (QComboBox* c : {backbone_, stem_}) connect(c, &QComboBox::currentTextChanged, this, &TrainingPage::scheduleInitCheck);
   connect(width_, qOverload<int>(&QSpinBox::valueChanged), this, &TrainingPage::scheduleInitCheck);
+}
+
+QDoubleSpinBox* TrainingPage::methodField(const std::string& method, const std::string& key) const {
+  const auto it = method_fields_.find(method);
+  if (it == method_fields_.end()) return nullptr;
+  for (const auto& [k, field] : it->second)
+    if (k == key) return field;
+  return nullptr;
 }
 
 void TrainingPage::setInitFrom(const QString& path) { init_path_->setText(path); }
@@ -373,8 +422,18 @@ void TrainingPage::setConfig(const ExperimentConfig& c) {
   lr_->setValue(c.optim.lr);
   weight_decay_->setValue(c.optim.weight_decay);
   warmup_->setValue(c.optim.warmup_epochs);
-  temperature_->setValue(c.method.temperature);
-  selectData(device_, QString::fromStdString(c.train.device));
+  // Every method's fields: the config's value where it has one, else the method's default.
+  for (const MethodSpec& spec : methodSpecs()) {
+    const auto given = c.method.settings.find(spec.name);
+    for (size_t i = 0; i < spec.settings.size(); ++i) {
+      double value = spec.settings[i].value;
+      if (given != c.method.settings.end()) {
+        const auto it = given->second.find(spec.settings[i].key);
+        if (it != given->second.end()) value = it->second;
+      }
+      method_fields_.at(spec.name)[i].second->setValue(value);
+    }
+  }  selectData(device_, QString::fromStdString(c.train.device));
   seed_->setValue(static_cast<double>(c.train.seed));  // exact up to 2^53, the schema's maximum
   threads_->setValue(static_cast<int>(c.train.threads));
   eval_every_->setValue(c.monitor.every_epochs);
@@ -420,8 +479,17 @@ ExperimentConfig TrainingPage::applyTo(ExperimentConfig c) const {
   c.optim.lr = lr_->value();
   c.optim.weight_decay = weight_decay_->value();
   c.optim.warmup_epochs = warmup_->value();
-  c.method.temperature = temperature_->value();
-  c.train.device = comboValue(device_).toStdString();
+  // A method's setting is written when the config had it or the field differs from the
+  // method's default: what was loaded saves back as it was, and what was edited is kept.
+  for (const MethodSpec& spec : methodSpecs()) {
+    const auto& fields = method_fields_.at(spec.name);
+    for (size_t i = 0; i < spec.settings.size(); ++i) {
+      const double value = fields[i].second->value();
+      auto block = c.method.settings.find(spec.name);
+      const bool had = block != c.method.settings.end() && block->second.count(spec.settings[i].key) > 0;
+      if (had || value != spec.settings[i].value) c.method.settings[spec.name][spec.settings[i].key] = value;
+    }
+  }  c.train.device = comboValue(device_).toStdString();
   c.train.seed = static_cast<int64_t>(seed_->value());
   c.train.threads = threads_->value();
   c.monitor.every_epochs = eval_every_->value();
@@ -442,7 +510,7 @@ void TrainingPage::setRunActions(QAction* start, QAction* pause, QAction* stop) 
 void TrainingPage::setEngineState(EngineController::State state) {
   const bool idle = state == EngineController::State::Idle;
   for (QWidget* w : std::initializer_list<QWidget*>{name_, preset_, method_, backbone_, stem_, width_, head_, batch_,
-                                                     epochs_, optimizer_, lr_, weight_decay_, warmup_, temperature_,
+                                                     epochs_, optimizer_, lr_, weight_decay_, warmup_, method_settings_,
                                                      device_, seed_, threads_, eval_every_, map_size_, init_path_,
                                                      init_choose_, init_clear_, init_strict_, backbone_lr_mult_,
                                                      freeze_stages_})

@@ -1,8 +1,12 @@
 #pragma once
-// Training settings (method, backbone, head, batch, epochs, optimizer, learning rate,
-// temperature, device, seed, monitor) with presets, and the run controls with progress.
+// Training settings (method and its own settings, backbone, head, batch, epochs, optimizer,
+// learning rate, device, seed, monitor) with presets, and the run controls with progress.
 // The form edits the parts of an ExperimentConfig it shows and leaves the rest alone.
 #include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <QWidget>
 
@@ -18,6 +22,7 @@ class QLabel;
 class QLineEdit;
 class QProgressBar;
 class QSpinBox;
+class QStackedWidget;
 class QToolButton;
 class QAction;
 class QFormLayout;
@@ -47,6 +52,9 @@ class TrainingPage : public QWidget {
   void showProgress(qint64 step, qint64 total, double eta_s, double images_per_s);
 
   QComboBox* presetCombo() const { return preset_; }
+  QComboBox* methodCombo() const { return method_; }
+  // The field of one method's setting (method.<method>.<key>), nullptr when there is none.
+  QDoubleSpinBox* methodField(const std::string& method, const std::string& key) const;
 
   // "Start from...": the encoder's initial weights (model.init_from). The match against the
   // encoder the form describes is checked in the background whenever the path, the
@@ -93,7 +101,10 @@ class TrainingPage : public QWidget {
   QDoubleSpinBox* lr_;
   QDoubleSpinBox* weight_decay_;
   QDoubleSpinBox* warmup_;
-  QDoubleSpinBox* temperature_;
+  // Each method's settings as fields, one page of the stack per method (core/methods declares them).
+  QStackedWidget* method_settings_;
+  QLabel* method_summary_;
+  std::map<std::string, std::vector<std::pair<std::string, QDoubleSpinBox*>>> method_fields_;
   QComboBox* device_;
   QDoubleSpinBox* seed_;
   QSpinBox* threads_;

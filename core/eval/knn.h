@@ -7,7 +7,7 @@
 #include <torch/types.h>
 
 #include "core/augment/augment.h"
-#include "core/model/models.h"
+#include "core/model/method.h"
 
 namespace studio {
 

@@ -11,7 +11,7 @@
 #include "core/data/dataset.h"
 #include "core/eval/embedding_map.h"
 #include "core/experiment/config.h"
-#include "core/model/models.h"
+#include "core/model/method.h"
 
 namespace studio {
 

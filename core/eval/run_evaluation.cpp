@@ -16,6 +16,7 @@
 #include "core/eval/knn_probe.h"
 #include "core/eval/run_embeddings.h"
 #include "core/model/checkpoint.h"
+#include "core/methods/methods.h"
 #include "core/model/models.h"
 
 namespace studio {
@@ -45,7 +46,7 @@ RestoredRun restoreRun(const RunFolder& folder, const std::string& device_spec, 
   r.augmenter = std::make_unique<Augmenter>(r.config.augment, r.data.train.channels(), r.data.train.height(),
                                             r.data.train.width());
   torch_state.seed(r.config.train.seed);
-  r.model = makeContrastiveModel(r.config.model, r.data.train.channels(), r.augmenter->outSize());
+  r.model = makeContrastiveModel(r.config.model, r.config.method, r.data.train.channels(), r.augmenter->outSize());
   if (!random_init) r.step = loadCheckpoint(folder.checkpointPath(), r.model, nullptr).step;
   r.model->to(r.device);
   return r;

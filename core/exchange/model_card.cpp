@@ -155,8 +155,19 @@ std::string modelCardMarkdown(const Json& card) {
   md << "- Licence: " << (data["licence"].is_string() ? text(data["licence"]) : std::string("not stated")) << "\n";
 
   md << "\n## Training\n\n";
-  md << "- Method: " << text(training["method"].value("name", Json("?"))) << ", temperature "
-     << text(training["method"].value("temperature", Json("?"))) << "\n";
+  {
+    // The method and its settings: its block in the config ("method": {"name": "byol", "byol":
+    // {...}}), or the temperature beside the name in configs from before methods had blocks.
+    const Json& method = training["method"];
+    const std::string name = method.value("name", std::string("?"));
+    std::string settings;
+    const Json block = method.contains(name) && method[name].is_object() ? method[name]
+                       : method.contains("temperature")                  ? Json{{"temperature", method["temperature"]}}
+                                                                         : Json::object();
+    for (auto it = block.begin(); it != block.end(); ++it)
+      settings += (settings.empty() ? "" : ", ") + it.key() + " " + text(it.value());
+    md << "- Method: " << name << (settings.empty() ? "" : " (" + settings + ")") << "\n";
+  }
   if (training.contains("initialised_from"))
     md << "- Started from: `" << text(training["initialised_from"]["source"]) << "` ("
        << text(training["initialised_from"]["summary"]) << ")\n";

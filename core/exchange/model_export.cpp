@@ -21,6 +21,7 @@
 #include "core/device/torch_state.h"
 #include "core/base/file_io.h"
 #include "core/exchange/model_card.h"
+#include "core/methods/methods.h"
 #include "core/model/models.h"
 #include "core/data/packed_dataset.h"
 #include "core/exchange/safetensors_torch.h"
@@ -165,7 +166,7 @@ ExportResult exportModel(const RunFolder& run, const ExportOptions& options, con
   torch::NoGradGuard no_grad;
   ScopedTorchState torch_state;  // the seed for the model's construction, put back after the export
   torch_state.seed(config.train.seed);
-  ContrastiveModel model = makeContrastiveModel(config.model, data.train.channels(), side);
+  ContrastiveModel model = makeContrastiveModel(config.model, config.method, data.train.channels(), side);
   Json arch = model->backbone().architecture();
   NamedTensors tensors;
   int64_t step = 0;

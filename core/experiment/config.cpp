@@ -82,6 +82,32 @@ void refuseUnknownKeys(const Json& object, const std::string& section) {
   }
 }
 
+// The "method" object: "name" (a schema key) and one block per method of its own numeric
+// settings, which core/methods declares and checks. "temperature" beside "name" is the
+// form before methods had blocks: it belongs to the named method.
+void readMethodBlocks(const Json& json, MethodConfig& method) {
+  const auto section = json.find("method");
+  if (section == json.end()) return;
+  if (!section->is_object()) throwBadInput("config: 'method' must be an object");
+  for (auto it = section->begin(); it != section->end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "name") continue;
+    if (key == "temperature") {
+      if (!it->is_number()) throwBadInput("config: method.temperature must be a number");
+      method.settings[method.name]["temperature"] = it->get<double>();
+      continue;
+    }
+    if (!it->is_object())
+      throwBadInput("config: unknown key 'method." + key + "' (known here: name, and one block of settings per method, " +
+                    "e.g. \"simclr\": {\"temperature\": 0.5})");
+    for (auto setting = it->begin(); setting != it->end(); ++setting) {
+      if (!setting->is_number() && !setting->is_boolean())
+        throwBadInput("config: method." + key + "." + setting.key() + " must be a number, not " + setting->dump());
+      method.settings[key][setting.key()] = setting->is_boolean() ? double(setting->get<bool>()) : setting->get<double>();
+    }
+  }
+}
+
 // Rules that tie keys together, beyond each key's own range.
 void checkAcrossKeys(const ExperimentConfig& c) {
   const auto& a = c.augment;
@@ -104,14 +130,19 @@ void checkAcrossKeys(const ExperimentConfig& c) {
 
 ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
   if (!json.is_object()) throwBadInput("config: the top level must be an object");
-  refuseUnknownKeys(json, "");
+  Json declared = json;
+  declared.erase("method");  // read below: its blocks are the methods' own
+  refuseUnknownKeys(declared, "");
+  if (json.contains("method") && json["method"].is_object() && json["method"].contains("name"))
+    declared["method"] = {{"name", json["method"]["name"]}};
   ExperimentConfig c;
   for (const auto& key : configKeys()) {
-    const Json* section = sectionIn(json, sectionOf(key.path));
+    const Json* section = sectionIn(declared, sectionOf(key.path));
     if (!section) continue;
     const auto it = section->find(nameOf(key.path));
     if (it != section->end()) key.set(c, key.checked(*it));
   }
+  readMethodBlocks(json, c.method);
   checkAcrossKeys(c);
   return c;
 }
@@ -130,6 +161,8 @@ Json ExperimentConfig::toJson() const {
     }
     (*node)[nameOf(key.path)] = key.get(*this);
   }
+  for (const auto& [method, settings] : method.settings)
+    for (const auto& [key, value] : settings) j["method"][method][key] = value;
   return j;
 }
 

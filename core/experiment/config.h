@@ -4,6 +4,7 @@
 // Reading validates every key: unknown keys and out-of-range values are refused with a
 // message naming the key, the value and what is allowed.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -107,8 +108,12 @@ struct ModelConfig {
 };
 
 struct MethodConfig {
-  std::string name = "simclr";  // a method the engine registers (config_schema.h lists them)
-  double temperature = 0.5;
+  std::string name = "simclr";  // a method core/methods registers (contrastive-cli keys method lists them)
+  // Each method's own settings, by method and key: "method": {"byol": {"momentum": 0.99}} in
+  // the file, method.byol.momentum for --set. core/methods declares every method's keys
+  // (range, default, help) and checks them; a key left out takes the method's default. The
+  // blocks of methods other than the selected one are kept, so switching back finds them.
+  std::map<std::string, std::map<std::string, double>> settings;
 };
 
 struct OptimConfig {

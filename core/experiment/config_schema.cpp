@@ -53,11 +53,6 @@ ConfigKey integerList(const char* path, double lo, double hi, size_t min_length,
                       Ref ref) {
   return bound({path, KeyType::IntegerList, lo, hi, min_length, max_length, {}, help}, ref);
 }
-// A closed choice held as a word (the method: an open list the engine registers).
-template <typename Ref>
-ConfigKey words(const char* path, std::vector<std::string> values, const char* help, Ref ref) {
-  return bound({path, KeyType::Choice, 0, 0, 0, 0, std::move(values), help}, ref);
-}
 // A closed choice held as an enum: the words are the enum's (core/base/enum_words.h).
 template <typename E, typename Ref>
 ConfigKey choice(const char* path, const char* help, Ref ref) {
@@ -128,10 +123,8 @@ std::vector<ConfigKey> declareKeys() {
                  [](auto& c) -> auto& { return c.model.head_dims; }),
       text("model.init_from", "start the encoder from these weights: a run folder, a .pt checkpoint or a .safetensors file (empty = random)", [](auto& c) -> auto& { return c.model.init_from; }),
       boolean("model.init_strict", "refuse missing, unexpected or mis-shaped tensors (false: load what fits)", [](auto& c) -> auto& { return c.model.init_strict; }),
-      words("method.name", {"simclr"}, "the self-supervised method",
-            [](auto& c) -> auto& { return c.method.name; }),
-      number("method.temperature", 0.01, 10.0, "contrastive softmax temperature",
-              [](auto& c) -> auto& { return c.method.temperature; }),
+      text("method.name", "the self-supervised method (contrastive-cli keys method lists them and their settings)",
+           [](auto& c) -> auto& { return c.method.name; }),
       choice<OptimizerKind>("optim.name", "the optimizer",
                  [](auto& c) -> auto& { return c.optim.name; }),
       number("optim.lr", 1e-7, 100.0, "peak learning rate after warm-up",

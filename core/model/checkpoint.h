@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/model/models.h"
+#include "core/model/method.h"
 #include "core/model/optim.h"
 
 namespace studio {

@@ -189,7 +189,7 @@ void BackboneImpl::train(bool on) {
     if (underPrefixes(m.key() + ".", stages, frozen_stages_)) m.value()->eval();
 }
 
-ProjectionHeadImpl::ProjectionHeadImpl(int64_t in_dim, const std::vector<int64_t>& dims) {
+ProjectionHeadImpl::ProjectionHeadImpl(int64_t in_dim, const std::vector<int64_t>& dims, bool output_norm) {
   nn::Sequential seq;
   int64_t in = in_dim;
   for (size_t i = 0; i + 1 < dims.size(); ++i) {
@@ -199,15 +199,11 @@ ProjectionHeadImpl::ProjectionHeadImpl(int64_t in_dim, const std::vector<int64_t
     in = dims[i];
   }
   seq->push_back(nn::Linear(in, dims.back()));
+  if (output_norm) seq->push_back(nn::BatchNorm1d(dims.back()));
   layers_ = register_module("layers", seq);
 }
 
 torch::Tensor ProjectionHeadImpl::forward(torch::Tensor x) { return layers_->forward(x); }
-
-ContrastiveModelImpl::ContrastiveModelImpl(std::shared_ptr<BackboneImpl> backbone, const std::vector<int64_t>& head_dims)
-    : backbone_(register_module("backbone", std::move(backbone))) {
-  head_ = register_module("head", ProjectionHead(backbone_->featureDim(), head_dims));
-}
 
 std::shared_ptr<BackboneImpl> makeBackbone(const ModelConfig& config, int64_t in_channels, int64_t image_size) {
   const bool cifar = config.stem == ResNetStem::Cifar || (config.stem == ResNetStem::Auto && image_size < 64);
@@ -218,10 +214,6 @@ std::shared_ptr<BackboneImpl> makeBackbone(const ModelConfig& config, int64_t in
     case Backbone::ResNet50: return std::make_shared<ResNetImpl>(std::vector<int64_t>{3, 4, 6, 3}, true, in_channels, cifar);
   }
   throw std::logic_error("makeBackbone: model.backbone has no architecture");
-}
-
-ContrastiveModel makeContrastiveModel(const ModelConfig& config, int64_t in_channels, int64_t image_size) {
-  return ContrastiveModel(makeBackbone(config, in_channels, image_size), config.head_dims);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> exchangeTensors(BackboneImpl& backbone) {

@@ -1,7 +1,7 @@
 #pragma once
 // Encoders and projection heads. A Backbone maps images to a feature vector (what kNN,
-// t-SNE and exports use); the ProjectionHead maps features to the space the contrastive
-// loss sees. Grayscale and colour inputs alike.
+// t-SNE and exports use); a ProjectionHead maps features to the space a method's loss sees
+// (method.h joins the two). Grayscale and colour inputs alike.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -46,9 +46,9 @@ class BackboneImpl : public torch::nn::Module {
 
 class ProjectionHeadImpl : public torch::nn::Module {
  public:
-  // dims: hidden widths..., output width. Linear-BN-ReLU per hidden layer, a plain
-  // Linear at the end (SimCLR's head).
-  ProjectionHeadImpl(int64_t in_dim, const std::vector<int64_t>& dims);
+  // dims: hidden widths..., output width. Linear-BN-ReLU per hidden layer, a plain Linear
+  // at the end (SimCLR's head), and a BatchNorm there too with output_norm (SimSiam's).
+  ProjectionHeadImpl(int64_t in_dim, const std::vector<int64_t>& dims, bool output_norm = false);
   torch::Tensor forward(torch::Tensor x);
 
  private:
@@ -56,22 +56,8 @@ class ProjectionHeadImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ProjectionHead);
 
-class ContrastiveModelImpl : public torch::nn::Module {
- public:
-  ContrastiveModelImpl(std::shared_ptr<BackboneImpl> backbone, const std::vector<int64_t>& head_dims);
-  torch::Tensor forward(torch::Tensor x) { return head_->forward(backbone_->forward(x)); }
-  torch::Tensor features(torch::Tensor x) { return backbone_->forward(x); }
-  BackboneImpl& backbone() { return *backbone_; }
-
- private:
-  std::shared_ptr<BackboneImpl> backbone_;
-  ProjectionHead head_{nullptr};
-};
-TORCH_MODULE(ContrastiveModel);
-
 // "auto" stem: CIFAR stem (3x3, no pooling) below 64 pixels, ImageNet stem above.
 std::shared_ptr<BackboneImpl> makeBackbone(const ModelConfig& config, int64_t in_channels, int64_t image_size);
-ContrastiveModel makeContrastiveModel(const ModelConfig& config, int64_t in_channels, int64_t image_size);
 
 // The encoder's parameters and buffers under their exchange names, module by module in the
 // order torchvision's state_dict lists them (weight, bias, running_mean, ...): what exports write.

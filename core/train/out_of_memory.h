@@ -9,7 +9,7 @@
 
 #include <torch/types.h>
 
-#include "core/model/models.h"
+#include "core/model/method.h"
 
 namespace studio {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "core/experiment/config.h"
-#include "core/model/models.h"
+#include "core/model/method.h"
 #include "core/model/optim.h"
 #include "core/runs/run_folder.h"
 

@@ -17,6 +17,7 @@
 #include "core/device/host_memory_cache.h"
 #include "core/device/torch_state.h"
 #include "core/exchange/weight_import.h"
+#include "core/methods/methods.h"
 #include "core/model/models.h"
 #include "core/model/optim.h"
 #include "core/runs/run_index.h"
@@ -123,13 +124,18 @@ PreparedRun prepareRun(ExperimentConfig& config, const RunFolder& folder, bool r
   p.plan = planEngine(config.engine, p.device, train.images.numel(), queryDeviceFacts(p.device));
   torch_state.applyPlan(p.plan);
   torch_state.seed(tc.seed);
-  p.model = makeContrastiveModel(config.model, train.channels(), p.augmenter->outSize());
+  p.model = makeContrastiveModel(config.model, config.method, train.channels(), p.augmenter->outSize());
   // Weights from elsewhere start a new run only: a checkpoint already holds what they became.
   if (!config.model.init_from.empty() && !(resuming && folder.hasCheckpoint())) {
     const WeightMatchReport report =
         loadEncoderWeights(p.model->backbone(), config.model.init_from, config.model.init_strict);
     writeFileAtomically(folder.initReportPath(), report.toJson().dump(2) + "\n");
     p.init_text = "encoder initialised from " + report.source + ": " + report.summary();
+    p.model->method().startFrom(p.model->backbone());  // an EMA target starts from the imported weights too
+  }
+  if (p.plan.cuda_graph && !p.model->method().capturable()) {
+    p.plan.cuda_graph = false;
+    p.plan.notes.push_back("no CUDA graph: " + config.method.name + " updates its target, queue or centre between steps");
   }
   p.model->backbone().freezeStages(config.optim.freeze_stages);  // before the optimizer: frozen = not optimised
   p.model->to(p.device);
@@ -141,18 +147,20 @@ PreparedRun prepareRun(ExperimentConfig& config, const RunFolder& folder, bool r
 // ETA (from a moving average of step times), the phase times when profiling, and the GPU's
 // memory every tenth step.
 MetricsRecord stepRecord(int64_t step, int64_t steps_per_epoch, int64_t last_step, int64_t batch_size, double loss,
-                         const NtXentResult& result, double lr, double step_seconds, double step_seconds_ema,
-                         const StepTimes* times, const BatchSource& source, const torch::Device& device) {
+                         const MethodOutput& result, const std::vector<std::string>& metric_names, double lr,
+                         double step_seconds, double step_seconds_ema, const StepTimes* times, const BatchSource& source,
+                         const torch::Device& device) {
   MetricsRecord r;
   r.kind = RecordKind::Step;
   r.step = step;
   r.epoch = double(step) / steps_per_epoch;
-  r.values = {{"loss", loss},
-              {"pos_acc", result.pos_accuracy.item<double>()},
-              {"lr", lr},
-              {"images_per_s", batch_size / step_seconds_ema},
-              {"eta_s", step_seconds_ema * double(last_step - step)},
-              {"step_ms", step_seconds * 1000.0}};
+  r.values = {{"loss", loss}};
+  for (size_t i = 0; i < metric_names.size() && i < result.metrics.size(); ++i)
+    r.values.emplace_back(metric_names[i], result.metrics[i].item<double>());
+  r.values.insert(r.values.end(), {{"lr", lr},
+                                   {"images_per_s", batch_size / step_seconds_ema},
+                                   {"eta_s", step_seconds_ema * double(last_step - step)},
+                                   {"step_ms", step_seconds * 1000.0}});
   if (times) {
     r.values.emplace_back("augment_ms", times->augment_ms);
     r.values.emplace_back("augment_host_work_ms", source.lastHostWorkSeconds() * 1000.0);
@@ -180,6 +188,13 @@ MetricsRecord endRecord(const TrainOutcome& outcome, double epoch) {
   return r;
 }
 
+// The config with its method checked and every setting of the selected method written out, so
+// that config.json says exactly what trained (BadInput, before a run folder exists, otherwise).
+ExperimentConfig withResolvedMethod(ExperimentConfig config) {
+  config.method = resolvedMethodConfig(config.method);
+  return config;
+}
+
 // The message of whatever ended a run early; engine_error says it was a studio::Error.
 std::string describeException(bool& engine_error) {
   engine_error = false;
@@ -200,12 +215,12 @@ std::string describeException(bool& engine_error) {
 }  // namespace
 
 Trainer::Trainer(ExperimentConfig config, const std::string& runs_dir)
-    : config_(std::move(config)), folder_(RunFolder::create(runs_dir, config_.name)), resuming_(false) {
+    : config_(withResolvedMethod(std::move(config))), folder_(RunFolder::create(runs_dir, config_.name)), resuming_(false) {
   saveExperimentConfig(config_, folder_.configPath());
 }
 
 Trainer::Trainer(RunFolder folder)
-    : config_(loadExperimentConfig(folder.configPath())), folder_(std::move(folder)), resuming_(true) {}
+    : config_(withResolvedMethod(loadExperimentConfig(folder.configPath()))), folder_(std::move(folder)), resuming_(true) {}
 
 Trainer::~Trainer() = default;
 
@@ -306,7 +321,12 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
     if (step == 0 && monitor.periodic()) evaluate(false);
 
     model->train();
-    TrainingStep training_step(model, plan, device, config_.method.temperature);
+    MethodStep step_shape;
+    step_shape.steps_per_epoch = steps_per_epoch;
+    step_shape.total_steps = p.total_steps;
+    TrainingStep training_step(model, plan, device, step_shape);
+    const std::vector<std::string> metric_names = model->method().metricNames();
+    const bool has_temperature = methodValues(config_.method).all().count("temperature") > 0;
     double step_seconds_ema = 0;
     StepTimes times;
     bool in_optimizer_step = false, in_evaluation = false;
@@ -329,23 +349,25 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
         if (profiling) synchronize(device);
         times.augment_ms = secondsSince(t0) * 1000.0;
 
-        const NtXentResult result = training_step.run(views, optimizer, profiling ? &times : nullptr);
+        const MethodOutput result = training_step.run(views, step, optimizer, profiling ? &times : nullptr);
         const double lr = optimizer.lrAt(step);
         const auto t_opt = Clock::now();
         in_optimizer_step = true;
         optimizer.step(step);
+        model->method().afterStep(model->backbone(), step + 1, p.total_steps);
         in_optimizer_step = false;
         const double loss = result.loss.item<double>();
         times.optimizer_ms = secondsSince(t_opt) * 1000.0;
         if (!std::isfinite(loss))
           throwFailure("the loss became " + std::to_string(loss) + " at step " + std::to_string(step) +
-                       " (lower optim.lr or raise method.temperature)");
+                       (has_temperature ? " (lower optim.lr or raise method." + config_.method.name + ".temperature)"
+                                        : " (lower optim.lr)"));
         ++step;
 
         const double dt = secondsSince(t0);
         step_seconds_ema = step_seconds_ema == 0 ? dt : 0.9 * step_seconds_ema + 0.1 * dt;
-        emit(stepRecord(step, steps_per_epoch, last_step, tc.batch_size, loss, result, lr, dt, step_seconds_ema,
-                        profiling ? &times : nullptr, source, device));
+        emit(stepRecord(step, steps_per_epoch, last_step, tc.batch_size, loss, result, metric_names, lr, dt,
+                        step_seconds_ema, profiling ? &times : nullptr, source, device));
 
         if (monitor.dueAfter(step, last_step)) {
           in_evaluation = true;
@@ -375,7 +397,7 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
       const OutOfMemoryAdvice advice =
           adviseAfterOutOfMemory(model, device, step, tc.batch_size, in_evaluation, [&](int64_t batch) {
             optimizer.zeroGrad();
-            training_step.forwardBackward(source.probeViews(step, batch), nullptr);
+            training_step.forwardBackward(source.probeViews(step, batch), step, nullptr);
           });
       optimizer.zeroGrad();
       releaseCachedMemory(device);

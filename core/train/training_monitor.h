@@ -14,7 +14,7 @@
 #include "core/eval/embedding_map.h"
 #include "core/eval/knn_probe.h"
 #include "core/experiment/config.h"
-#include "core/model/models.h"
+#include "core/model/method.h"
 #include "core/runs/run_folder.h"
 
 namespace studio {

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <vector>
 
-#include "core/device/autocast_scope.h"
 
 namespace studio {
 
@@ -17,17 +16,23 @@ void synchronize(const torch::Device& device) {
 }
 
 TrainingStep::TrainingStep(ContrastiveModel& model, const EnginePlan& plan, const torch::Device& device,
-                           double temperature)
-    : model_(model), device_(device), bf16_(plan.bf16), temperature_(temperature) {
-  // The plan asks for a graph only when registered kernels can capture one.
+                           const MethodStep& step_shape)
+    : model_(model), device_(device), step_shape_(step_shape) {
+  step_shape_.device_type = device.type();
+  step_shape_.bf16 = plan.bf16;
+  // The plan asks for a graph only when registered kernels can capture one and the method
+  // can be captured (the trainer turns it off otherwise). A replay repeats the captured
+  // step's schedules: capturable methods have none.
   if (plan.cuda_graph)
     graph_ = deviceKernels()->capture_pass([this](const torch::Tensor& views) {
-      const NtXentResult r = forwardBackward(views, nullptr);
-      return std::vector<torch::Tensor>{r.loss, r.pos_accuracy};
+      MethodOutput r = forwardBackward(views, 0, nullptr);
+      std::vector<torch::Tensor> outputs{r.loss};
+      outputs.insert(outputs.end(), r.metrics.begin(), r.metrics.end());
+      return outputs;
     });
 }
 
-NtXentResult TrainingStep::forwardBackward(const torch::Tensor& views, StepTimes* times) {
+MethodOutput TrainingStep::forwardBackward(const torch::Tensor& views, int64_t step, StepTimes* times) {
   auto since = Clock::now();
   auto mark = [&](double* slot) {
     if (!times) return;
@@ -36,33 +41,28 @@ NtXentResult TrainingStep::forwardBackward(const torch::Tensor& views, StepTimes
     *slot = std::chrono::duration<double, std::milli>(now - since).count();
     since = now;
   };
-  torch::Tensor z;
-  {
-    AutocastScope autocast(device_.type(), torch::kBFloat16, bf16_);
-    z = model_->forward(views);
-  }
-  mark(times ? &times->forward_ms : nullptr);
-  // The loss in float32, outside autocast: cosine similarities over a temperature need more
-  // than bf16's 8 bits.
-  NtXentResult result = ntXentLoss(z, temperature_);
+  MethodStep s = step_shape_;
+  s.step = step;
+  if (times) s.forward_done = [&] { mark(&times->forward_ms); };
+  MethodOutput result = model_->loss(views, s);
   mark(times ? &times->loss_ms : nullptr);
   result.loss.backward();
   mark(times ? &times->backward_ms : nullptr);
   return result;
 }
 
-NtXentResult TrainingStep::run(const torch::Tensor& views, TrainingOptimizer& optimizer, StepTimes* times) {
+MethodOutput TrainingStep::run(const torch::Tensor& views, int64_t step, TrainingOptimizer& optimizer, StepTimes* times) {
   if (!graph_) {
     optimizer.zeroGrad();
-    return forwardBackward(views, times);
+    return forwardBackward(views, step, times);
   }
   // Once captured, the replays write the gradients in place: they are not reset.
   if (!graph_->captured()) optimizer.zeroGrad();
   const auto t_pass = Clock::now();
   const auto outputs = graph_->run(views);
-  NtXentResult result;
+  MethodOutput result;
   result.loss = outputs[0];
-  result.pos_accuracy = outputs[1];
+  result.metrics.assign(outputs.begin() + 1, outputs.end());
   if (times) {
     synchronize(device_);
     times->forward_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_pass).count();  // both, one replay

@@ -1,0 +1,40 @@
+// Barlow Twins (Zbontar et al. 2021): the cross-correlation of the two views' projections,
+// each dimension standardised over the batch, is pushed to the identity: invariant dimensions
+// that carry different information. No negatives; a wide projector helps.
+#include "core/methods/losses.h"
+#include "core/methods/method_parts.h"
+
+namespace studio {
+namespace {
+
+class BarlowTwinsImpl : public MethodImpl {
+ public:
+  explicit BarlowTwinsImpl(const MethodBuild& b) : lambda_(b.values("lambda")) {
+    head_ = register_module("head", ProjectionHead(b.feature_dim, b.model.head_dims));
+  }
+  std::string name() const override { return "barlow_twins"; }
+  torch::Tensor projection(BackboneImpl& online, const torch::Tensor& images) override {
+    return head_->forward(online.forward(images));
+  }
+  MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) override {
+    const torch::Tensor z = encodeViews(online, head_, views, step);
+    markForwardDone(step);
+    const auto zs = z.chunk(2, 0);
+    return {barlowTwinsLoss(zs[0], zs[1], lambda_), {}};
+  }
+
+ private:
+  double lambda_;
+  ProjectionHead head_{nullptr};
+};
+
+}  // namespace
+
+MethodSpec barlowTwinsMethod() {
+  return {"barlow_twins", "Barlow Twins",
+          "makes the two views' projections agree dimension by dimension and decorrelates the dimensions; no negatives",
+          {realSetting("lambda", 5e-3, 0.0, 1.0, "weight of the off-diagonal (redundancy) terms")},
+          [](const MethodBuild& b) { return std::make_shared<BarlowTwinsImpl>(b); }};
+}
+
+}  // namespace studio

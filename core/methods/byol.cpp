@@ -1,0 +1,71 @@
+// BYOL (Grill et al. 2020): the online network, through a predictor, regresses the projection
+// of an EMA target network of the other view; no negatives. The target's momentum rises from
+// its base to 1 along a cosine over the run.
+#include <torch/torch.h>
+
+#include "core/methods/losses.h"
+#include "core/methods/method_parts.h"
+
+namespace studio {
+namespace {
+
+class ByolImpl : public MethodImpl {
+ public:
+  explicit ByolImpl(const MethodBuild& b) : momentum_(b.values("momentum")) {
+    const int64_t out = b.model.head_dims.back();
+    head_ = register_module("head", ProjectionHead(b.feature_dim, b.model.head_dims));
+    predictor_ = register_module("predictor", ProjectionHead(out, std::vector<int64_t>{b.values.integer("predictor_hidden"), out}));
+    target_backbone_ = register_module("target_backbone", b.make_backbone());
+    target_head_ = register_module("target_head", ProjectionHead(b.feature_dim, b.model.head_dims));
+  }
+  std::string name() const override { return "byol"; }
+  torch::Tensor projection(BackboneImpl& online, const torch::Tensor& images) override {
+    return head_->forward(online.forward(images));
+  }
+  bool capturable() const override { return false; }
+
+  MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) override {
+    torch::Tensor p;
+    {
+      AutocastScope autocast(step.device_type, torch::kBFloat16, step.bf16);
+      p = predictor_->forward(head_->forward(online.forward(views)));
+    }
+    torch::Tensor t;
+    {
+      torch::NoGradGuard no_grad;
+      t = encodeViews(*target_backbone_, target_head_, views, step);
+    }
+    markForwardDone(step);
+    const auto ps = p.chunk(2, 0), ts = t.chunk(2, 0);
+    return {0.5 * (negativeCosineSimilarity(ps[0], ts[1]) + negativeCosineSimilarity(ps[1], ts[0])), {}};
+  }
+
+  void afterStep(BackboneImpl& online, int64_t steps_done, int64_t total_steps) override {
+    const double m = cosineSchedule(steps_done - 1, total_steps, momentum_, 1.0);
+    followOnline(*target_backbone_, online, m);
+    followOnline(*target_head_, *head_, m);
+  }
+
+  void startFrom(BackboneImpl& online) override {
+    copyInto(online, *target_backbone_);
+    copyInto(*head_, *target_head_);
+  }
+
+ private:
+  double momentum_;
+  ProjectionHead head_{nullptr}, predictor_{nullptr}, target_head_{nullptr};
+  std::shared_ptr<BackboneImpl> target_backbone_;
+};
+
+}  // namespace
+
+MethodSpec byolMethod() {
+  return {"byol", "BYOL",
+          "predicts a slowly moving target network's projection of the other view; no negatives, works at small batches",
+          {realSetting("momentum", 0.99, 0.0, 1.0,
+                       "EMA momentum of the target network at the start; it rises to 1 along a cosine"),
+           integerSetting("predictor_hidden", 512, 2, 16384, "hidden width of the predictor")},
+          [](const MethodBuild& b) { return std::make_shared<ByolImpl>(b); }};
+}
+
+}  // namespace studio

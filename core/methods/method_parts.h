@@ -1,0 +1,52 @@
+#pragma once
+// What the methods share: the encoders' pass under the step's autocast, EMA targets (a copy
+// of the online network that follows it), and the spec-building shorthand.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include "core/device/autocast_scope.h"
+#include "core/methods/methods.h"
+
+namespace studio {
+
+// head(backbone(x)) under bf16 autocast when the step asks for it.
+template <typename Head>
+torch::Tensor encodeViews(BackboneImpl& backbone, Head& head, const torch::Tensor& x, const MethodStep& step) {
+  AutocastScope autocast(step.device_type, torch::kBFloat16, step.bf16);
+  return head->forward(backbone.forward(x));
+}
+
+inline void markForwardDone(const MethodStep& step) {
+  if (step.forward_done) step.forward_done();
+}
+
+// Parameters then buffers of a module, in registration order.
+std::vector<torch::Tensor> tensorsOf(torch::nn::Module& module);
+
+// to := from, tensor by tensor (same architecture); to's parameters then take no gradient
+// (an EMA target is not optimised, and the optimizer skips what takes no gradient).
+void copyInto(torch::nn::Module& from, torch::nn::Module& to);
+
+// target := momentum * target + (1 - momentum) * online over the parameters (buffers such as
+// batch-norm statistics are the target's own, as in BYOL's and lightly's update).
+void followOnline(torch::nn::Module& target, torch::nn::Module& online, double momentum);
+
+MethodSetting realSetting(std::string key, double value, double min, double max, std::string help);
+MethodSetting integerSetting(std::string key, int64_t value, int64_t min, int64_t max, std::string help);
+
+// The registry's entries: one function per method file.
+MethodSpec simclrMethod();
+MethodSpec dclMethod();
+MethodSpec dclwMethod();
+MethodSpec mocoMethod();
+MethodSpec byolMethod();
+MethodSpec simsiamMethod();
+MethodSpec barlowTwinsMethod();
+MethodSpec vicregMethod();
+MethodSpec dinoMethod();
+
+}  // namespace studio

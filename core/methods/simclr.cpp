@@ -1,0 +1,43 @@
+// SimCLR (Chen et al. 2020): one encoder and projection head; each view's positive is the
+// other view of its image, every other view in the batch a negative (NT-Xent).
+#include "core/methods/losses.h"
+#include "core/methods/method_parts.h"
+
+namespace studio {
+namespace {
+
+class SimClrImpl : public MethodImpl {
+ public:
+  explicit SimClrImpl(const MethodBuild& b) : temperature_(b.values("temperature")) {
+    head_ = register_module("head", ProjectionHead(b.feature_dim, b.model.head_dims));
+  }
+  std::string name() const override { return "simclr"; }
+  torch::Tensor projection(BackboneImpl& online, const torch::Tensor& images) override {
+    return head_->forward(online.forward(images));
+  }
+  std::vector<std::string> metricNames() const override { return {"pos_acc"}; }
+  MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) override {
+    const torch::Tensor z = encodeViews(online, head_, views, step);
+    markForwardDone(step);
+    // The loss in float32, outside autocast: cosine similarities over a temperature need
+    // more than bf16's 8 bits.
+    NtXentResult r = ntXentLoss(z, temperature_);
+    return {r.loss, {r.pos_accuracy}};
+  }
+
+ private:
+  double temperature_;
+  ProjectionHead head_{nullptr};
+};
+
+}  // namespace
+
+MethodSpec simclrMethod() {
+  return {"simclr", "SimCLR",
+          "contrasts each image's two views against every other view in the batch; the reference method, "
+          "best with large batches",
+          {realSetting("temperature", 0.5, 0.01, 10.0, "softmax temperature of the contrastive loss")},
+          [](const MethodBuild& b) { return std::make_shared<SimClrImpl>(b); }};
+}
+
+}  // namespace studio
