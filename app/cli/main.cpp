@@ -29,7 +29,7 @@ using studio::cli::kExitOk;
 const char* kUsage = R"(Usage: contrastive-cli COMMAND [options]
 
 Commands:
-  train --config FILE [--set key=value ...]   pretrain a new run (SimCLR)
+  train --config FILE [--set key=value ...]   pretrain a new run (any method: --set method.name=byol)
   resume RUN                                  continue a run from its last checkpoint
   eval RUN [--k K] [--bank N] [--queries N]   kNN top-1 of a run's encoder (0 = all images)
   import FOLDER --out FILE [--size N] [--fit crop|letterbox] [--gray]
