@@ -286,7 +286,13 @@ TrainingPage::TrainingPage(QWidget* parent) : QWidget(parent) {
       connect(field.second, qOverload<double>(&QDoubleSpinBox::valueChanged), this, changed);
   auto show_method = [this]() {
     const int i = std::max(0, method_->currentIndex());
+    // The stack is as tall as the shown method's settings, not as the longest list (DINO's):
+    // hidden pages ask for no room.
+    for (int p = 0; p < method_settings_->count(); ++p)
+      method_settings_->widget(p)->setSizePolicy(p == i ? QSizePolicy::Preferred : QSizePolicy::Ignored,
+                                                 p == i ? QSizePolicy::Preferred : QSizePolicy::Ignored);
     method_settings_->setCurrentIndex(i);
+    method_settings_->adjustSize();
     method_summary_->setText(method_->itemData(i, Qt::ToolTipRole).toString());
   };
   connect(method_, qOverload<int>(&QComboBox::currentIndexChanged), this, show_method);
