@@ -60,7 +60,7 @@ std::vector<BenchConfig> benchConfigs() {
   {
     BenchConfig b{"convnet28", "fashion-mnist", 1, 28, {}};
     auto& e = b.experiment;
-    e.model.backbone = Backbone::ConvNet;
+    e.model.backbone = studio::Backbone::ConvNet;
     e.model.width = 32;
     e.model.head_dims = {256, 128};
     e.augment.crop_scale_min = 0.3;
@@ -71,8 +71,8 @@ std::vector<BenchConfig> benchConfigs() {
   for (int64_t size : {32, 96}) {
     BenchConfig b{"resnet18-" + std::to_string(size), "bars", 3, size, {}};
     auto& e = b.experiment;
-    e.model.backbone = Backbone::ResNet18;
-    e.model.stem = ResNetStem::Cifar;
+    e.model.backbone = studio::Backbone::ResNet18;
+    e.model.stem = studio::ResNetStem::Cifar;
     e.model.head_dims = {512, 128};
     e.augment.blur_p = size >= 96 ? 0.5 : 0.0;
     e.method.settings["simclr"]["temperature"] = 0.2;
@@ -97,7 +97,7 @@ double forwardMacs(const BenchConfig& b) {
   double macs = 0;
   auto conv = [&](double cin, double cout, double k, double out) { macs += cin * cout * k * k * out * out; };
   double features = 0;
-  if (m.backbone == Backbone::ConvNet) {
+  if (m.backbone == studio::Backbone::ConvNet) {
     const double w = double(m.width), s = double(b.size);
     conv(double(b.channels), w, 3, s);
     conv(w, 2 * w, 3, std::floor(s / 2));
@@ -180,7 +180,7 @@ int prepare(const Args& a) {
   studio::PackedDataset p;
   if (b.data == "fashion-mnist") {
     studio::DatasetConfig d;
-    d.kind = DatasetKind::FashionMnist;
+    d.kind = studio::DatasetKind::FashionMnist;
     d.train_limit = n;
     const auto split = studio::loadDataset(d, 0);
     const auto images = split.train.images.contiguous();
@@ -247,11 +247,11 @@ int run(const Args& a) {
   std::vector<double> losses;
   const auto t0 = std::chrono::steady_clock::now();
   trainer.run([&](const studio::MetricsRecord& r) {
-    if (r.kind == RecordKind::Info && plan.empty()) {
+    if (r.kind == studio::RecordKind::Info && plan.empty()) {
       plan = r.text;
       std::cerr << "studio-bench: " << plan << std::endl;  // where a crash report would start from
     }
-    if (r.kind != RecordKind::Step) return true;
+    if (r.kind != studio::RecordKind::Step) return true;
     losses.push_back(r.value("loss"));
     if (r.step > warmup && r.step <= warmup + steps) plain_ms.push_back(r.value("step_ms"));
     if (r.step > warmup + steps) {

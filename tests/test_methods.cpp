@@ -23,6 +23,7 @@ using namespace studio;
 using Json = nlohmann::json;
 using studio::test::contains;
 using studio::test::expectError;
+using studio::test::stepLosses;
 
 namespace {
 
@@ -62,15 +63,6 @@ MethodConfig methodNamed(const std::string& name) {
   MethodConfig m;
   m.name = name;
   return m;
-}
-
-std::vector<std::pair<int64_t, double>> stepLosses(Trainer& trainer, int64_t stop_after = -1) {
-  std::vector<std::pair<int64_t, double>> losses;
-  trainer.run([&](const MetricsRecord& r) {
-    if (r.kind == RecordKind::Step) losses.emplace_back(r.step, r.value("loss"));
-    return !(stop_after > 0 && r.kind == RecordKind::Step && r.step == stop_after);
-  });
-  return losses;
 }
 
 }  // namespace

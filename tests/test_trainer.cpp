@@ -20,6 +20,7 @@
 using namespace studio;
 using studio::test::contains;
 using studio::test::expectError;
+using studio::test::stepLosses;
 using studio::test::writeTinyDataset;
 
 namespace {
@@ -29,15 +30,6 @@ ExperimentConfig tinyConfig(const std::string& data) {
   c.augment.saturation = 0;
   c.augment.hue = 0;
   return c;
-}
-
-std::vector<std::pair<int64_t, double>> stepLosses(Trainer& trainer, int64_t stop_after = -1) {
-  std::vector<std::pair<int64_t, double>> losses;
-  trainer.run([&](const MetricsRecord& r) {
-    if (r.kind == RecordKind::Step) losses.emplace_back(r.step, r.value("loss"));
-    return !(stop_after > 0 && r.kind == RecordKind::Step && r.step == stop_after);
-  });
-  return losses;
 }
 
 }  // namespace

@@ -4,10 +4,13 @@
 // checks in seconds.
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/experiment/config.h"
 #include "core/data/packed_dataset.h"
 #include "core/data/synthetic_dataset.h"
+#include "core/train/trainer.h"
 
 namespace studio::test {
 
@@ -34,6 +37,17 @@ inline ExperimentConfig tinyExperiment(const std::string& data, const std::strin
   c.monitor.every_epochs = 0;
   c.monitor.k = 10;
   return c;
+}
+
+// The (step, loss) of each step a trainer runs; it asks to stop after step stop_after (> 0):
+// what the resume checks compare.
+inline std::vector<std::pair<int64_t, double>> stepLosses(Trainer& trainer, int64_t stop_after = -1) {
+  std::vector<std::pair<int64_t, double>> losses;
+  trainer.run([&](const MetricsRecord& r) {
+    if (r.kind == RecordKind::Step) losses.emplace_back(r.step, r.value("loss"));
+    return !(stop_after > 0 && r.kind == RecordKind::Step && r.step == stop_after);
+  });
+  return losses;
 }
 
 }  // namespace studio::test

@@ -78,7 +78,9 @@ void refuseUnknownKeys(const Json& object, const std::string& section) {
       for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
       throwBadInput("config: unknown key '" + join(section, it.key()) + "'" + (list.empty() ? "" : " (known here: " + list + ")"));
     }
-    if (it->is_object() && !findConfigKey(join(section, it.key()))) refuseUnknownKeys(*it, join(section, it.key()));
+    // The method section holds the methods' own blocks beside "name": readMethodBlocks checks it.
+    if (it->is_object() && !findConfigKey(join(section, it.key())) && join(section, it.key()) != "method")
+      refuseUnknownKeys(*it, join(section, it.key()));
   }
 }
 
@@ -130,14 +132,10 @@ void checkAcrossKeys(const ExperimentConfig& c) {
 
 ExperimentConfig ExperimentConfig::fromJson(const Json& json) {
   if (!json.is_object()) throwBadInput("config: the top level must be an object");
-  Json declared = json;
-  declared.erase("method");  // read below: its blocks are the methods' own
-  refuseUnknownKeys(declared, "");
-  if (json.contains("method") && json["method"].is_object() && json["method"].contains("name"))
-    declared["method"] = {{"name", json["method"]["name"]}};
+  refuseUnknownKeys(json, "");
   ExperimentConfig c;
   for (const auto& key : configKeys()) {
-    const Json* section = sectionIn(declared, sectionOf(key.path));
+    const Json* section = sectionIn(json, sectionOf(key.path));
     if (!section) continue;
     const auto it = section->find(nameOf(key.path));
     if (it != section->end()) key.set(c, key.checked(*it));

@@ -11,12 +11,13 @@ namespace {
 
 class ByolImpl : public MethodImpl {
  public:
-  explicit ByolImpl(const MethodBuild& b) : momentum_(b.values("momentum")) {
+  explicit ByolImpl(const MethodBuild& b) {
     const int64_t out = b.model.head_dims.back();
     head_ = register_module("head", ProjectionHead(b.feature_dim, b.model.head_dims));
     predictor_ = register_module("predictor", ProjectionHead(out, std::vector<int64_t>{b.values.integer("predictor_hidden"), out}));
-    target_backbone_ = register_module("target_backbone", b.make_backbone());
-    target_head_ = register_module("target_head", ProjectionHead(b.feature_dim, b.model.head_dims));
+    target_.base_momentum = b.values("momentum");
+    target_.backbone = register_module("target_backbone", b.make_backbone());
+    target_.head = register_module("target_head", ProjectionHead(b.feature_dim, b.model.head_dims));
   }
   std::string name() const override { return "byol"; }
   torch::Tensor projection(BackboneImpl& online, const torch::Tensor& images) override {
@@ -33,7 +34,7 @@ class ByolImpl : public MethodImpl {
     torch::Tensor t;
     {
       torch::NoGradGuard no_grad;
-      t = encodeViews(*target_backbone_, target_head_, views, step);
+      t = encodeViews(*target_.backbone, target_.head, views, step);
     }
     markForwardDone(step);
     const auto ps = p.chunk(2, 0), ts = t.chunk(2, 0);
@@ -41,20 +42,16 @@ class ByolImpl : public MethodImpl {
   }
 
   void afterStep(BackboneImpl& online, int64_t steps_done, int64_t total_steps) override {
-    const double m = cosineSchedule(steps_done - 1, total_steps, momentum_, 1.0);
-    followOnline(*target_backbone_, online, m);
-    followOnline(*target_head_, *head_, m);
+    target_.follow(online, head_, steps_done, total_steps);
   }
 
   void startFrom(BackboneImpl& online) override {
-    copyInto(online, *target_backbone_);
-    copyInto(*head_, *target_head_);
+    target_.copyFrom(online, head_);
   }
 
  private:
-  double momentum_;
-  ProjectionHead head_{nullptr}, predictor_{nullptr}, target_head_{nullptr};
-  std::shared_ptr<BackboneImpl> target_backbone_;
+  ProjectionHead head_{nullptr}, predictor_{nullptr};
+  EmaTarget<ProjectionHead> target_;
 };
 
 }  // namespace

@@ -58,16 +58,16 @@ TORCH_MODULE(Center);
 class DinoImpl : public MethodImpl {
  public:
   explicit DinoImpl(const MethodBuild& b)
-      : momentum_(b.values("momentum")),
-        student_temperature_(b.values("student_temperature")),
+      : student_temperature_(b.values("student_temperature")),
         teacher_temperature_(b.values("teacher_temperature")),
         warmup_temperature_(b.values("warmup_teacher_temperature")),
         warmup_epochs_(b.values.integer("warmup_teacher_epochs")),
         center_momentum_(b.values("center_momentum")) {
     const int64_t prototypes = b.values.integer("prototypes");
     head_ = register_module("head", DinoHead(b.feature_dim, b.model.head_dims, prototypes));
-    target_backbone_ = register_module("target_backbone", b.make_backbone());
-    target_head_ = register_module("target_head", DinoHead(b.feature_dim, b.model.head_dims, prototypes));
+    target_.base_momentum = b.values("momentum");
+    target_.backbone = register_module("target_backbone", b.make_backbone());
+    target_.head = register_module("target_head", DinoHead(b.feature_dim, b.model.head_dims, prototypes));
     center_ = register_module("center", Center(prototypes));
   }
   std::string name() const override { return "dino"; }
@@ -89,7 +89,7 @@ class DinoImpl : public MethodImpl {
     torch::Tensor t;
     {
       torch::NoGradGuard no_grad;
-      t = encodeViews(*target_backbone_, target_head_, views, step).to(torch::kFloat32);
+      t = encodeViews(*target_.backbone, target_.head, views, step).to(torch::kFloat32);
     }
     markForwardDone(step);
     const double tt = teacherTemperature(step.step / std::max<int64_t>(1, step.steps_per_epoch));
@@ -105,22 +105,19 @@ class DinoImpl : public MethodImpl {
       center_->value.mul_(center_momentum_).add_(pending_center_, 1.0 - center_momentum_);
       pending_center_ = torch::Tensor();
     }
-    const double m = cosineSchedule(steps_done - 1, total_steps, momentum_, 1.0);
-    followOnline(*target_backbone_, online, m);
-    followOnline(*target_head_, *head_, m);
+    target_.follow(online, head_, steps_done, total_steps);
   }
 
   void startFrom(BackboneImpl& online) override {
-    copyInto(online, *target_backbone_);
-    copyInto(*head_, *target_head_);
+    target_.copyFrom(online, head_);
   }
 
  private:
-  double momentum_, student_temperature_, teacher_temperature_, warmup_temperature_;
+  double student_temperature_, teacher_temperature_, warmup_temperature_;
   int64_t warmup_epochs_;
   double center_momentum_;
-  DinoHead head_{nullptr}, target_head_{nullptr};
-  std::shared_ptr<BackboneImpl> target_backbone_;
+  DinoHead head_{nullptr};
+  EmaTarget<DinoHead> target_;
   Center center_{nullptr};
   torch::Tensor pending_center_;  // this step's teacher mean, folded in after the optimizer's step
 };

@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include "core/device/autocast_scope.h"
+#include "core/methods/losses.h"
 #include "core/methods/methods.h"
 
 namespace studio {
@@ -34,6 +35,26 @@ void copyInto(torch::nn::Module& from, torch::nn::Module& to);
 // target := momentum * target + (1 - momentum) * online over the parameters (buffers such as
 // batch-norm statistics are the target's own, as in BYOL's and lightly's update).
 void followOnline(torch::nn::Module& target, torch::nn::Module& online, double momentum);
+
+// An EMA copy of the online backbone and head: MoCo's key encoder, BYOL's target, DINO's
+// teacher. The method registers both parts (so checkpoints hold them) and calls these two.
+template <typename Head>
+struct EmaTarget {
+  std::shared_ptr<BackboneImpl> backbone;
+  Head head{nullptr};
+  double base_momentum = 0.99;
+
+  void copyFrom(BackboneImpl& online, Head& online_head) {
+    copyInto(online, *backbone);
+    copyInto(*online_head, *head);
+  }
+  // After step steps_done of total_steps: the momentum rises from its base to 1 along a cosine.
+  void follow(BackboneImpl& online, Head& online_head, int64_t steps_done, int64_t total_steps) {
+    const double m = cosineSchedule(steps_done - 1, total_steps, base_momentum, 1.0);
+    followOnline(*backbone, online, m);
+    followOnline(*head, *online_head, m);
+  }
+};
 
 MethodSetting realSetting(std::string key, double value, double min, double max, std::string help);
 MethodSetting integerSetting(std::string key, int64_t value, int64_t min, int64_t max, std::string help);

@@ -25,10 +25,11 @@ TORCH_MODULE(KeyQueue);
 class MocoImpl : public MethodImpl {
  public:
   explicit MocoImpl(const MethodBuild& b)
-      : temperature_(b.values("temperature")), momentum_(b.values("momentum")) {
+      : temperature_(b.values("temperature")) {
     head_ = register_module("head", ProjectionHead(b.feature_dim, b.model.head_dims));
-    target_backbone_ = register_module("target_backbone", b.make_backbone());
-    target_head_ = register_module("target_head", ProjectionHead(b.feature_dim, b.model.head_dims));
+    target_.base_momentum = b.values("momentum");
+    target_.backbone = register_module("target_backbone", b.make_backbone());
+    target_.head = register_module("target_head", ProjectionHead(b.feature_dim, b.model.head_dims));
     queue_ = register_module("queue", KeyQueue(b.values.integer("queue_size"), b.model.head_dims.back()));
   }
   std::string name() const override { return "moco"; }
@@ -43,7 +44,7 @@ class MocoImpl : public MethodImpl {
     torch::Tensor k;
     {
       torch::NoGradGuard no_grad;
-      k = torch::nn::functional::normalize(encodeViews(*target_backbone_, target_head_, views, step).to(torch::kFloat32),
+      k = torch::nn::functional::normalize(encodeViews(*target_.backbone, target_.head, views, step).to(torch::kFloat32),
                                            torch::nn::functional::NormalizeFuncOptions().dim(1));
     }
     markForwardDone(step);
@@ -61,20 +62,17 @@ class MocoImpl : public MethodImpl {
       queue_->pointer.fill_(pointer);
       pending_keys_ = torch::Tensor();
     }
-    const double m = cosineSchedule(steps_done - 1, total_steps, momentum_, 1.0);
-    followOnline(*target_backbone_, online, m);
-    followOnline(*target_head_, *head_, m);
+    target_.follow(online, head_, steps_done, total_steps);
   }
 
   void startFrom(BackboneImpl& online) override {
-    copyInto(online, *target_backbone_);
-    copyInto(*head_, *target_head_);
+    target_.copyFrom(online, head_);
   }
 
  private:
-  double temperature_, momentum_;
-  ProjectionHead head_{nullptr}, target_head_{nullptr};
-  std::shared_ptr<BackboneImpl> target_backbone_;
+  double temperature_;
+  ProjectionHead head_{nullptr};
+  EmaTarget<ProjectionHead> target_;
   KeyQueue queue_{nullptr};
   torch::Tensor pending_keys_;  // this step's keys, queued after the optimizer's step
 };
