@@ -1,7 +1,8 @@
 // Evaluation on frozen embeddings: classification reports and calibration on hand-checkable
 // cases, the linear probe on separable and on random labels, balanced subsets, neighbour
-// queries (with their timing), duplicate and leak search across blocks, and the exports
-// read back as other tools would.
+// queries (with their timing), duplicate and leak search across blocks, the embeddings'
+// health (collapse diagnostics) on cases with known answers, and the exports read back as
+// other tools would.
 #include <QtTest/QtTest>
 
 #include <torch/torch.h>
@@ -17,6 +18,7 @@
 #include <utility>
 
 #include "core/exchange/embedding_export.h"
+#include "core/eval/embedding_health.h"
 #include "core/eval/evaluation.h"
 #include "core/eval/knn.h"
 #include "test_support.h"
@@ -393,6 +395,85 @@ class TestEvaluation : public QObject {
     QCOMPARE(readTextFile(dir + "/layout.csv"), std::string("index,x,y,label\n0,0.5,-1.25,4\n1,3,0.001,-1\n"));
     exportLayoutCsv(dir + "/unlabelled.csv", layout, {});
     QCOMPARE(readTextFile(dir + "/unlabelled.csv"), std::string("index,x,y,label\n0,0.5,-1.25,-1\n1,3,0.001,-1\n"));
+  }
+
+  // The health numbers on embeddings whose answers are known in closed form.
+  void embeddingHealthOnKnownCases() {
+    torch::manual_seed(5);
+    // Isotropic Gaussian rows, N = 4000, d = 64: on the sphere every coordinate has variance
+    // 1/d, so spread = std * sqrt(d) -> 1 (sampling error ~ 1/sqrt(2N) per dimension, far under
+    // the 0.03 allowed); the singular values are sqrt(N/d) (1 +- sqrt(d/N)), nearly flat, so
+    // RankMe is close to d; and with cos(x, y) ~ N(0, 1/d), E exp(-2 |x - y|^2) =
+    // e^-4 E e^(4 cos) ~ e^(-4 + 8/d), so uniformity ~ -4 + 8/d (0.02: higher moments, sampling).
+    const auto gauss = torch::randn({4000, 64}, torch::kDouble);
+    const EmbeddingHealth g = measureEmbeddingHealth(gauss);
+    QCOMPARE(g.rows, int64_t(4000));
+    QCOMPARE(g.dims, int64_t(64));
+    QVERIFY2(std::abs(g.spread - 1.0) < 0.03, qPrintable(QString::number(g.spread)));
+    QVERIFY2(std::abs(g.std - 1.0 / 8.0) < 0.03 / 8.0, qPrintable(QString::number(g.std)));
+    QVERIFY2(g.effective_rank > 60 && g.effective_rank <= 64, qPrintable(QString::number(g.effective_rank)));
+    // Uniformity on the first 2048 rows (max_rows).
+    QVERIFY2(std::abs(g.uniformity - (-4.0 + 8.0 / 64)) < 0.02, qPrintable(QString::number(g.uniformity)));
+    QVERIFY(std::isnan(g.alignment));  // no views given
+    QVERIFY(!g.collapsing());
+
+    // Rows on k = 5 orthogonal directions, each equally often: 5 equal singular values, so
+    // RankMe = exp(log 5) = 5 up to the paper's 1e-7 per value (d of them: < 1e-4 here).
+    const auto eye = torch::eye(16, torch::kDouble).slice(0, 0, 5);
+    const auto five = eye.repeat({40, 1}).mul(3.0);  // scale does not matter
+    const EmbeddingHealth f = measureEmbeddingHealth(five);
+    QVERIFY2(std::abs(f.effective_rank - 5.0) < 1e-3, qPrintable(QString::number(f.effective_rank)));
+    QVERIFY(!f.collapsing());
+
+    // Every image on one point: spread 0, rank 1, uniformity log e^0 = 0. Collapse.
+    const auto point = torch::ones({300, 32}, torch::kDouble);
+    const EmbeddingHealth p = measureEmbeddingHealth(point);
+    QVERIFY(p.spread < 1e-9);
+    QVERIFY2(std::abs(p.effective_rank - 1.0) < 1e-3, qPrintable(QString::number(p.effective_rank)));
+    QVERIFY(std::abs(p.uniformity) < 1e-12);
+    QVERIFY(p.collapsing());
+
+    // A line through the origin (+v and -v): the spread stays high (each coordinate flips
+    // sign), but the rank says 1: the rank catches what the spread misses.
+    const auto v = torch::randn({1, 32}, torch::kDouble);
+    const auto signs = torch::randint(0, 2, {500, 1}, torch::kDouble).mul(2).sub(1);
+    const EmbeddingHealth line = measureEmbeddingHealth(signs * v);
+    QVERIFY(line.spread > 0.5);
+    QVERIFY(line.effective_rank < 1.01);
+    QVERIFY(line.collapsing());
+
+    // Alignment: identical views 0; antipodal views |x - (-x)|^2 = 4; orthogonal views 2.
+    const auto a = unitRows(torch::randn({50, 8}, torch::kDouble));
+    QVERIFY(measureEmbeddingHealth(a, a, a).alignment < 1e-12);
+    QVERIFY(std::abs(measureEmbeddingHealth(a, a, -a).alignment - 4.0) < 1e-12);
+    const auto e0 = torch::eye(8, torch::kDouble).slice(0, 0, 1).repeat({10, 1});
+    const auto e1 = torch::eye(8, torch::kDouble).slice(0, 1, 2).repeat({10, 1});
+    QVERIFY(std::abs(measureEmbeddingHealth(a, e0, e1).alignment - 2.0) < 1e-12);
+
+    // Values for metrics.jsonl, named; nothing for an empty or one-row input.
+    std::vector<std::pair<std::string, double>> values;
+    p.appendTo(values);
+    std::set<std::string> names;
+    for (const auto& nv : values) names.insert(nv.first);
+    QVERIFY((names == std::set<std::string>{"embedding_std", "embedding_spread", "effective_rank", "embedding_dims",
+                                            "collapsing", "uniformity"}));
+    QCOMPARE(values[4].second, 1.0);  // collapsing
+    QVERIFY(!measureEmbeddingHealth(torch::ones({1, 4})).measured());
+    QVERIFY(!measureEmbeddingHealth(torch::Tensor()).measured());
+    values.clear();
+    measureEmbeddingHealth(torch::Tensor()).appendTo(values);
+    QVERIFY(values.empty());
+  }
+
+  // The warning says what is happening and the method's own advice; none while healthy.
+  void collapseWarningSaysWhatToDo() {
+    const EmbeddingHealth collapsed = measureEmbeddingHealth(torch::ones({100, 16}));
+    const std::string w = collapseWarning(collapsed, "BYOL", "A higher target momentum usually fixes it.");
+    QVERIFY2(contains(w, "BYOL embeddings are collapsing") && contains(w, "spread 0.000") &&
+                 contains(w, "effective rank 1.0 of 16") && contains(w, "A higher target momentum usually fixes it."),
+             w.c_str());
+    QVERIFY(contains(collapseWarning(collapsed, "X", ""), "lower learning rate"));
+    QVERIFY(collapseWarning(measureEmbeddingHealth(torch::randn({500, 16})), "BYOL", "hint").empty());
   }
 
   void badInput() {

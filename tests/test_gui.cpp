@@ -417,6 +417,47 @@ class GuiTest : public QObject {
     QVERIFY(w->augmentPage()->previewGrid()->viewImage(0, 1) != after);
   }
 
+  // The Monitor page draws the embeddings' health beside kNN and shows the engine's collapse
+  // warning above the plots until an evaluation finds the embeddings healthy again.
+  void monitorShowsHealthAndTheCollapseWarning() {
+    MonitorPage page;
+    page.clear(QStringLiteral("health"));
+    auto eval = [](int64_t step, double spread, double rank, bool collapsing) {
+      MetricsRecord e;
+      e.kind = RecordKind::Eval;
+      e.step = step;
+      e.values = {{"knn_top1", 0.5},          {"embedding_std", spread / 8}, {"embedding_spread", spread},
+                  {"effective_rank", rank},   {"embedding_dims", 64.0},      {"collapsing", collapsing ? 1.0 : 0.0},
+                  {"alignment", 0.25},        {"uniformity", -3.5}};
+      return e;
+    };
+    MetricsRecord warning;
+    warning.kind = RecordKind::Info;
+    warning.step = 10;
+    warning.text = "warning: the BYOL embeddings are collapsing: ...";
+    warning.values = {{"collapse_warning", 1.0}};
+    QCOMPARE(page.collapseWarning(), QString());
+    page.addRecords({eval(0, 0.6, 40, false), eval(10, 0.01, 1.5, true), warning});
+    QCOMPARE(page.healthPlot()->pointCount("spread"), 2);
+    QCOMPARE(page.healthPlot()->lastValue("spread"), 0.01);
+    QCOMPARE(page.healthPlot()->lastValue("rank"), 1.5 / 64);
+    QCOMPARE(page.geometryPlot()->lastValue("alignment"), 0.25);
+    QCOMPARE(page.geometryPlot()->lastValue("uniformity"), -3.5);
+    QCOMPARE(page.collapseWarning(), QString::fromStdString(warning.text));
+    QVERIFY2(page.summaryText().contains(QStringLiteral("spread 0.01")), qPrintable(page.summaryText()));
+    // Still collapsing: the warning stays; healthy again: it goes.
+    page.addRecords({eval(20, 0.02, 1.7, true)});
+    QCOMPARE(page.collapseWarning(), QString::fromStdString(warning.text));
+    page.addRecords({eval(30, 0.5, 30, false)});
+    QCOMPARE(page.collapseWarning(), QString());
+    QCOMPARE(page.healthPlot()->pointCount("spread"), 4);
+    page.addRecords({warning});
+    QVERIFY(!page.collapseWarning().isEmpty());
+    page.clear(QStringLiteral("next"));
+    QCOMPARE(page.collapseWarning(), QString());
+    QCOMPARE(page.healthPlot()->pointCount("spread"), 0);
+  }
+
   void trainingThroughTheUi() {
     auto w = makeWindow();
     w->setExperiment(tinyExperiment("gui-run", 3));
@@ -454,6 +495,11 @@ class GuiTest : public QObject {
     QCOMPARE(loss->pointCount("loss"), 3 * (1024 / 64));
     QTRY_COMPARE(w->engine()->state(), EngineController::State::Idle);
     QVERIFY(w->monitorPage()->knnPlot()->pointCount("knn") >= 3);  // step 0 and each epoch
+    // The embeddings' health at each evaluation, on its 0..1 scale.
+    QCOMPARE(w->monitorPage()->healthPlot()->pointCount("spread"), w->monitorPage()->knnPlot()->pointCount("knn"));
+    const double spread = w->monitorPage()->healthPlot()->lastValue("spread");
+    // At most sqrt(N / (N - 1)) (the unbiased std of unit rows): 1.01 covers any N over 50.
+    QVERIFY2(spread > 0 && spread <= 1.01, qPrintable(QString::number(spread)));
 
     // The runs table gains the run; the index (shared with the CLI) has it as finished.
     QTRY_COMPARE_WITH_TIMEOUT(w->runsPage()->runCount(), rows_before + 1, 10000);

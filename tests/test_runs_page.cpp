@@ -51,6 +51,7 @@ struct RunSpec {
   std::string started_at = "2026-11-25T10:00:00Z";
   std::string ended_at = "2026-11-25T11:02:03Z";
   std::string dataset = "fashion-mnist";
+  std::string method = "simclr";
 };
 
 MetricsRecord stepRecord(int step) {
@@ -68,7 +69,7 @@ MadeRun makeRun(const QString& runs_dir, const RunSpec& spec) {
   const RunFolder folder = RunFolder::create(runs_dir.toStdString(), spec.name);
   const nlohmann::json config = {{"name", spec.name},
                                  {"dataset", {{"kind", spec.dataset}}},
-                                 {"method", {{"name", "simclr"}, {"temperature", 0.5}}},
+                                 {"method", {{"name", spec.method}}},
                                  {"train", {{"epochs", 3}, {"batch_size", 64}}}};
   std::ofstream(folder.configPath()) << config.dump(2) << "\n";
 
@@ -94,7 +95,7 @@ MadeRun makeRun(const QString& runs_dir, const RunSpec& spec) {
   r.id = folder.id();
   r.name = spec.name;
   r.dataset = spec.dataset;
-  r.method = "simclr";
+  r.method = spec.method;
   r.status = spec.status;
   r.started_at = spec.started_at;
   r.ended_at = spec.status == "running" ? "" : spec.ended_at;
@@ -147,7 +148,7 @@ class TestRunsPage : public QObject {
     runs_ = scratch_->filePath(QStringLiteral("runs"));
     alpha_ = makeRun(runs_, {"alpha", "finished", 0.8, 20, 2, true, "2026-11-25T10:00:00Z", "2026-11-25T11:02:03Z"});
     beta_ = makeRun(runs_, {"beta", "cancelled", 0.095, 12, 3, true, "2026-11-26T09:00:00Z", "2026-11-26T09:00:42Z",
-                            "cifar10"});
+                            "cifar10", "byol"});
     gamma_ = makeRun(runs_, {"gamma", "finished", 0.12, 7, 1, false, "2026-11-24T08:00:00Z", "2026-11-24T10:00:00Z"});
     RunIndex index(runs_.toStdString());
     QCOMPARE(index.rebuildFromFolders(), 3);
@@ -252,11 +253,13 @@ class TestRunsPage : public QObject {
     QCOMPARE(page.lossPlot()->pointCount(beta_.dir), 12);
     QCOMPARE(page.knnPlot()->pointCount(beta_.dir), 3);
     QVERIFY(!page.lossPlot()->hasSeries(gamma_.dir));
-    // Legend labels are the run names, one series per run.
+    // Legend labels are the run names, one series per run; runs of different methods (alpha
+    // SimCLR, beta BYOL) also name their method.
     const QString csv = page.lossPlot()->toCsv();
-    QVERIFY2(csv.startsWith(QStringLiteral("x,")) && csv.contains(QStringLiteral("alpha")) &&
-                 csv.contains(QStringLiteral("beta")),
+    QVERIFY2(csv.startsWith(QStringLiteral("x,")) && csv.contains(QStringLiteral("alpha · simclr")) &&
+                 csv.contains(QStringLiteral("beta · byol")),
              qPrintable(csv.left(200)));
+    QVERIFY(page.knnPlot()->toCsv().contains(QStringLiteral("beta · byol")));
     // The config is the first selected run's (in table order).
     const QString first = page.selectedRunDirs().first();
     const QString first_name = first == alpha_.dir ? QStringLiteral("\"alpha\"") : QStringLiteral("\"beta\"");

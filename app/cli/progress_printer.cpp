@@ -28,8 +28,21 @@ void ProgressPrinter::onRecord(const MetricsRecord& r) {
     std::fprintf(out_, "%s\n", r.text.c_str());
   } else if (r.kind == RecordKind::Eval) {
     finish();
-    std::fprintf(out_, "epoch %.2f  kNN top-1 %.2f%%  (raw pixels %.2f%%, best %.2f%%)\n", r.epoch,
-                 100 * r.value("knn_top1"), 100 * r.value("raw_pixel_knn_top1"), 100 * r.value("best_knn_top1"));
+    char part[200];
+    std::snprintf(part, sizeof part, "epoch %.2f", r.epoch);
+    std::string line = part;
+    if (r.has("knn_top1")) {
+      std::snprintf(part, sizeof part, "  kNN top-1 %.2f%%  (raw pixels %.2f%%, best %.2f%%)", 100 * r.value("knn_top1"),
+                    100 * r.value("raw_pixel_knn_top1"), 100 * r.value("best_knn_top1"));
+      line += part;
+    }
+    // The embeddings' health: spread on its 0..1 scale, effective rank out of the dimensions.
+    if (r.has("embedding_spread")) {
+      std::snprintf(part, sizeof part, "  spread %.2f, rank %.1f/%.0f", r.value("embedding_spread"),
+                    r.value("effective_rank"), r.value("embedding_dims"));
+      line += part;
+    }
+    std::fprintf(out_, "%s\n", line.c_str());
   } else if (r.kind == RecordKind::Step) {
     const double frac = total_steps_ > 0 ? double(r.step) / double(total_steps_) : 0;
     char stats[160];

@@ -291,7 +291,7 @@ void MainWindow::connectEngine() {
     for (const MetricsRecord& r : batch) {
       if (r.kind == RecordKind::Step) {
         last_step = &r;
-      } else if (r.kind == RecordKind::Info) {
+      } else if (r.kind == RecordKind::Info && r.has("total_steps")) {
         total_steps_ = static_cast<qint64>(r.value("total_steps", 0));
         // "training N steps on <device>: ..." names the device the engine resolved.
         const auto on = r.text.find(" on ");
@@ -444,7 +444,7 @@ void MainWindow::resumeRun(const QString& run_dir) {
   // The curve so far comes from the run's own records; the engine continues it.
   MetricsBatch history;
   for (const MetricsRecord& r : readMetricsFile((run_dir + QStringLiteral("/metrics.jsonl")).toStdString()))
-    if (r.kind == RecordKind::Step || r.kind == RecordKind::Eval) history.push_back(r);
+    if (r.kind == RecordKind::Step || r.kind == RecordKind::Eval || r.has("collapse_warning")) history.push_back(r);
   monitor_page_->addRecords(history);
   embeddings_page_->clear();
   if (engine_->resume(preferences_->runsDir(), run_dir)) showPage(MonitorPageIndex);

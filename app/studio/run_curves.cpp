@@ -1,6 +1,7 @@
 #include "app/studio/run_curves.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace studio {
 
@@ -23,15 +24,31 @@ void RunCurves::add(const std::vector<MetricsRecord>& records) {
       best_knn = std::max(best_knn, knn);
       const double raw = r.value("raw_pixel_knn_top1");
       if (raw >= 0) raw_pixel_knn_percent = 100.0 * raw;
-    } else if (r.kind == RecordKind::Info) {
+      if (r.has("embedding_spread")) {
+        health_step.push_back(double(r.step));
+        spread.push_back(r.value("embedding_spread"));
+        const double dims = r.value("embedding_dims", 0);
+        rank_fraction.push_back(dims > 0 ? r.value("effective_rank") / dims : std::nan(""));
+        alignment.push_back(r.value("alignment", std::nan("")));
+        uniformity.push_back(r.value("uniformity", std::nan("")));
+        last_spread = spread.back();
+        last_rank = r.value("effective_rank");
+        // A healthy evaluation after a warning clears it.
+        if (r.value("collapsing", 0) == 0) collapse_warning.clear();
+      }
+    } else if (r.kind == RecordKind::Info && r.has("total_steps")) {
       total_steps = static_cast<int64_t>(r.value("total_steps", 0));
       last_step = r.step;
+    } else if (r.kind == RecordKind::Info && r.has("collapse_warning")) {
+      collapse_warning = r.text;
     }
   }
 }
 
 void RunCurves::clearPoints() {
-  for (QVector<double>* v : {&step, &loss, &lr, &images_per_s, &knn_step, &knn_percent}) v->clear();
+  for (QVector<double>* v : {&step, &loss, &lr, &images_per_s, &knn_step, &knn_percent, &health_step, &spread,
+                             &rank_fraction, &alignment, &uniformity})
+    v->clear();
 }
 
 }  // namespace studio

@@ -10,6 +10,7 @@
 #include <QFontDatabase>
 #include <QLabel>
 #include <QPlainTextEdit>
+#include <QSet>
 #include <QSplitter>
 #include <QVBoxLayout>
 
@@ -40,6 +41,7 @@ struct RunDetailsPanel::LoadedRun {
   QString dir;
   QString id;
   QString name;
+  QString method;
   RunCurves curves;
   QString error;
 };
@@ -138,6 +140,7 @@ void RunDetailsPanel::showRuns(const std::vector<Run>& runs, int selected) {
           run.dir = input.dir;
           run.id = input.id;
           run.name = input.name;
+          run.method = input.method;
           const std::string path = (input.dir + QStringLiteral("/metrics.jsonl")).toStdString();
           try {
             run.curves.add(readMetricsFile(path));
@@ -202,11 +205,17 @@ void RunDetailsPanel::showDetails(const Details& details) {
   if (rebuild) {
     clearDetails();
     QHash<QString, int> name_count;
-    for (const LoadedRun& run : details.runs) ++name_count[run.name];
+    QSet<QString> methods;
+    for (const LoadedRun& run : details.runs) {
+      ++name_count[run.name];
+      methods.insert(run.method);
+    }
     int i = 0;
     for (const LoadedRun& run : details.runs) {
       // Default names repeat ("experiment"): tell such runs apart by their folder.
-      const QString label = name_count.value(run.name) > 1 ? QStringLiteral("%1 (%2)").arg(run.name, run.id) : run.name;
+      QString label = name_count.value(run.name) > 1 ? QStringLiteral("%1 (%2)").arg(run.name, run.id) : run.name;
+      // Runs of different methods side by side: the legend says which is which.
+      if (methods.size() > 1 && !run.method.isEmpty()) label += QStringLiteral(" · ") + run.method;
       const QColor color = runColor(i++);
       loss_plot_->addSeries(run.dir, label, color, SeriesStyle::Line);
       knn_plot_->addSeries(run.dir, label, color, SeriesStyle::Line);

@@ -29,6 +29,7 @@ class RunDetailsPanel : public QWidget {
     QString dir;
     QString id;
     QString name;
+    QString method;  // method.name; legends name it when the overlaid runs' methods differ
   };
 
   explicit RunDetailsPanel(QWidget* parent = nullptr);

@@ -645,8 +645,9 @@ void RunsPage::requestDetails() {
   for (const QString& dir : dirs) {
     const int row = model_->rowOfPath(dir);
     const QStandardItem* item = row >= 0 ? model_->item(row, NameColumn) : nullptr;
+    const QStandardItem* method = row >= 0 ? model_->item(row, MethodColumn) : nullptr;
     runs.push_back({dir, item ? item->data(RunsTableModel::kIdRole).toString() : QFileInfo(dir).fileName(),
-                    item ? item->text() : QFileInfo(dir).fileName()});
+                    item ? item->text() : QFileInfo(dir).fileName(), method ? method->text() : QString()});
   }
   details_->showRuns(runs, static_cast<int>(all.size()));
 }

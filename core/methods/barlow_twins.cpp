@@ -11,6 +11,11 @@ class BarlowTwinsImpl : public MethodImpl {
  public:
   explicit BarlowTwinsImpl(const MethodBuild& b) : lambda_(b.values("lambda")) {
     head_ = register_module("head", ProjectionHead(b.feature_dim, b.model.head_dims));
+    // 0 = 1/d: the weight that keeps the d(d-1) off-diagonal terms on the scale of the d
+    // diagonal ones at any projection width. The paper's 5e-3 was tuned at d = 8192; at this
+    // studio's 32 to 128 dimensions it leaves the redundancy term too weak to matter (on
+    // Fashion-MNIST at d = 32: kNN +0.7 points over the untrained encoder, against +3.0 with 1/d).
+    if (lambda_ <= 0) lambda_ = 1.0 / double(b.model.head_dims.back());
   }
   std::string name() const override { return "barlow_twins"; }
   torch::Tensor projection(BackboneImpl& online, const torch::Tensor& images) override {
@@ -33,7 +38,10 @@ class BarlowTwinsImpl : public MethodImpl {
 MethodSpec barlowTwinsMethod() {
   return {"barlow_twins", "Barlow Twins",
           "makes the two views' projections agree dimension by dimension and decorrelates the dimensions; no negatives",
-          {realSetting("lambda", 5e-3, 0.0, 1.0, "weight of the off-diagonal (redundancy) terms")},
+          "A lower learning rate or a wider projector (model.head_dims) usually fixes it.",
+          {realSetting("lambda", 0.0, 0.0, 1.0,
+                       "weight of the off-diagonal (redundancy) terms; 0 = 1/d for a d-dimensional projection "
+                       "(the paper's 5e-3 suits d = 8192)")},
           [](const MethodBuild& b) { return std::make_shared<BarlowTwinsImpl>(b); }};
 }
 

@@ -40,6 +40,7 @@ MethodSetting temperatureSetting() {
 MethodSpec dclMethod() {
   return {"dcl", "DCL",
           "SimCLR's loss without the positive in the denominator: learns well at small batch sizes",
+          "A higher temperature (method.dcl.temperature) or a lower learning rate usually fixes it.",
           {temperatureSetting()},
           [](const MethodBuild& b) { return std::make_shared<DclImpl>(b, "dcl", 0.0); }};
 }
@@ -47,6 +48,7 @@ MethodSpec dclMethod() {
 MethodSpec dclwMethod() {
   return {"dclw", "DCLW",
           "DCL with each positive pair weighted by its difficulty (negative von Mises-Fisher weights)",
+          "A higher temperature (method.dclw.temperature) or a lower learning rate usually fixes it.",
           {temperatureSetting(),
            realSetting("sigma", 0.5, 0.01, 10.0, "scale of the positive pairs' weighting (smaller = sharper)")},
           [](const MethodBuild& b) { return std::make_shared<DclImpl>(b, "dclw", b.values("sigma")); }};

@@ -51,6 +51,9 @@ struct MethodSpec {
   std::string name;     // method.name
   std::string title;    // what the studio lists ("BYOL")
   std::string summary;  // one sentence: what it does and when it fits
+  // What usually stops this method's embeddings from collapsing, in the user's words: the
+  // second half of the warning a run prints when they collapse (core/eval/embedding_health.h).
+  std::string collapse_hint;
   std::vector<MethodSetting> settings;
   std::function<std::shared_ptr<MethodImpl>(const MethodBuild&)> make;
 };

@@ -82,6 +82,7 @@ class MocoImpl : public MethodImpl {
 MethodSpec mocoMethod() {
   return {"moco", "MoCo v2",
           "contrasts against a queue of keys from a slowly moving copy of the encoder: many negatives at a small batch",
+          "A higher momentum (method.moco.momentum), a higher temperature or a lower learning rate usually fixes it.",
           {realSetting("temperature", 0.2, 0.01, 10.0, "softmax temperature of the contrastive loss"),
            integerSetting("queue_size", 4096, 16, 1 << 20, "keys kept as negatives (a few times the batch or more)"),
            realSetting("momentum", 0.99, 0.0, 1.0,

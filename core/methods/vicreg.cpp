@@ -37,6 +37,7 @@ class VicregImpl : public MethodImpl {
 MethodSpec vicregMethod() {
   return {"vicreg", "VICReg",
           "keeps the views' projections close while holding every dimension's variance up and their covariance down",
+          "A higher variance weight (method.vicreg.variance_weight) or a lower learning rate usually fixes it.",
           {realSetting("invariance_weight", 25.0, 0.0, 1000.0, "weight of the views' mean squared distance"),
            realSetting("variance_weight", 25.0, 0.0, 1000.0, "weight of the standard-deviation hinge"),
            realSetting("covariance_weight", 1.0, 0.0, 1000.0, "weight of the off-diagonal covariance"),

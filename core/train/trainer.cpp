@@ -316,6 +316,11 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
       if (!r.measured) return;
       outcome.final_knn = r.knn;
       emit(r.record);
+      if (!r.collapse_warning.empty()) {
+        MetricsRecord warning = infoRecord(step, r.collapse_warning);
+        warning.values = {{"collapse_warning", 1.0}};
+        emit(warning);
+      }
     };
     // The untrained encoder's accuracy starts the curve: what pretraining adds is the gap.
     if (step == 0 && monitor.periodic()) evaluate(false);

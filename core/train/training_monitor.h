@@ -1,8 +1,10 @@
 #pragma once
-// The kNN monitor of a training run: the raw-pixel baseline once, then the encoder's kNN
-// top-1 on a fixed probe (core/eval/knn_probe.h) at the start, every monitor.every_epochs
-// and at the end, where the probe's query features are saved for later evaluation; and the
-// embedding map's snapshots for the studio at each evaluation.
+// The monitor of a training run: the raw-pixel baseline once, then at the start, every
+// monitor.every_epochs and at the end, the encoder's kNN top-1 on a fixed probe
+// (core/eval/knn_probe.h; at the end its query features are saved for later evaluation), the
+// embeddings' health (core/eval/embedding_health.h: collapse shows there first, labels or
+// not) with a plain-language warning when they collapse, and the embedding map's snapshots
+// for the studio.
 #include <cstdint>
 #include <functional>
 
@@ -11,6 +13,7 @@
 #include "core/augment/augment.h"
 #include "core/base/metrics_record.h"
 #include "core/data/dataset.h"
+#include "core/eval/embedding_health.h"
 #include "core/eval/embedding_map.h"
 #include "core/eval/knn_probe.h"
 #include "core/experiment/config.h"
@@ -34,9 +37,15 @@ class TrainingMonitor {
   }
 
   struct Result {
-    bool measured = false;  // false without a usable probe (the map is still published)
-    MetricsRecord record;   // kind "eval": knn_top1, raw_pixel_knn_top1, best_knn_top1, eval_seconds
-    double knn = -1;
+    bool measured = false;  // whether record holds anything (the map is published regardless)
+    // kind "eval": knn_top1, raw_pixel_knn_top1, best_knn_top1 (with a labelled probe), the
+    // health's values (EmbeddingHealth::appendTo), eval_seconds
+    MetricsRecord record;
+    double knn = -1;  // -1 without a usable probe
+    EmbeddingHealth health;
+    // Set at the first evaluation (after step 0) that finds the embeddings collapsing, and
+    // again only after they have recovered in between: a warning, not a drumbeat.
+    std::string collapse_warning;
   };
   // best_knn is the run's best so far, updated. final_eval also writes the query features
   // and labels into the run folder.
@@ -57,6 +66,8 @@ class TrainingMonitor {
   int64_t every_steps_ = 0;
   Dataset map_set_;
   ImageTable map_images_;
+  torch::Tensor health_images_;  // the probe's queries, else held-out or training images
+  bool collapse_warned_ = false;
 };
 
 }  // namespace studio
