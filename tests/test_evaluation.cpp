@@ -466,7 +466,7 @@ class TestEvaluation : public QObject {
   }
 
   // The warning says what is happening and the method's own advice; none while healthy.
-  void collapseWarningSaysWhatToDo() {
+  void collapseWarningNamesTheFix() {
     const EmbeddingHealth collapsed = measureEmbeddingHealth(torch::ones({100, 16}));
     const std::string w = collapseWarning(collapsed, "BYOL", "A higher target momentum usually fixes it.");
     QVERIFY2(contains(w, "BYOL embeddings are collapsing") && contains(w, "spread 0.000") &&

@@ -29,6 +29,12 @@ using studio::test::stepLosses;
 
 namespace {
 
+// One data row per registered method, named after it: a new method is covered by adding it.
+void addMethodRows() {
+  QTest::addColumn<QString>("method");
+  for (const MethodSpec& spec : methodSpecs()) QTest::newRow(spec.name.c_str()) << QString::fromStdString(spec.name);
+}
+
 void saveNpy(const std::string& path, const torch::Tensor& t) {
   const auto c = t.detach().to(torch::kFloat32).contiguous();
   writeNpy(path, "<f4", c.sizes().vec(), c.data_ptr<float>());
@@ -280,8 +286,7 @@ class TestMethods : public QObject {
   }
 
   void everyMethodResumesOnTheSameTrajectory_data() {
-    QTest::addColumn<QString>("method");
-    for (const MethodSpec& spec : methodSpecs()) QTest::newRow(spec.name.c_str()) << QString::fromStdString(spec.name);
+    addMethodRows();
   }
   void everyMethodResumesOnTheSameTrajectory() {
     // A run stopped after 5 of 12 steps and resumed takes the same steps as one that never
@@ -315,8 +320,7 @@ class TestMethods : public QObject {
     QCOMPARE(saved.method.settings.at(config.method.name).size(), findMethodSpec(config.method.name)->settings.size());
   }
   void everyMethodLearnsWithoutCollapsing_data() {
-    QTest::addColumn<QString>("method");
-    for (const MethodSpec& spec : methodSpecs()) QTest::newRow(spec.name.c_str()) << QString::fromStdString(spec.name);
+    addMethodRows();
   }
   void everyMethodLearnsWithoutCollapsing() {
     // 2048 Fashion-MNIST images, a width-8 ConvNet, 3 epochs of batches of 32 (192 steps,

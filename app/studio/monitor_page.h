@@ -1,7 +1,8 @@
 #pragma once
 // Live training curves: loss (raw and smoothed), learning rate, kNN accuracy against the
 // raw-pixel baseline, the embeddings' health (spread, effective rank, alignment, uniformity)
-// with the engine's collapse warning above the plots, and throughput. Records arrive in batches from the engine; the plots
+// with the engine's collapse warning above the plots, and throughput. Records arrive in
+// batches from the engine; the plots
 // redraw on their own timers, never once per step.
 #include <QWidget>
 

@@ -32,7 +32,6 @@ void RunCurves::add(const std::vector<MetricsRecord>& records) {
         alignment.push_back(r.value("alignment", std::nan("")));
         uniformity.push_back(r.value("uniformity", std::nan("")));
         last_spread = spread.back();
-        last_rank = r.value("effective_rank");
         // A healthy evaluation after a warning clears it.
         if (r.value("collapsing", 0) == 0) collapse_warning.clear();
       }

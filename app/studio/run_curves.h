@@ -27,7 +27,7 @@ struct RunCurves {
   int64_t last_step = 0, total_steps = 0;  // total_steps from the run's info record, 0 if none
   double last_epoch = 0, last_loss = 0;
   double best_knn = -1;  // fraction; -1 before the first evaluation
-  double last_spread = -1, last_rank = -1;  // the latest health; -1 before it is measured
+  double last_spread = -1;  // the latest spread; -1 before it is measured
   // The engine's collapse warning while it holds: cleared by a later healthy evaluation.
   std::string collapse_warning;
 

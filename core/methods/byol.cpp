@@ -59,7 +59,8 @@ class ByolImpl : public MethodImpl {
 MethodSpec byolMethod() {
   return {"byol", "BYOL",
           "predicts a slowly moving target network's projection of the other view; no negatives, works at small batches",
-          "A higher target momentum (method.byol.momentum, e.g. 0.996), a lower learning rate or stronger augmentations usually fix it.",
+          "A higher target momentum (method.byol.momentum, e.g. 0.996), a lower learning rate or stronger "
+          "augmentations usually fix it.",
           {realSetting("momentum", 0.99, 0.0, 1.0,
                        "EMA momentum of the target network at the start; it rises to 1 along a cosine"),
            integerSetting("predictor_hidden", 512, 2, 16384, "hidden width of the predictor")},

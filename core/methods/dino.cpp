@@ -127,7 +127,8 @@ class DinoImpl : public MethodImpl {
 MethodSpec dinoMethod() {
   return {"dino", "DINO",
           "a student matches a slowly moving teacher's sharpened, centred output over the other view; no negatives",
-          "A lower teacher temperature (method.dino.teacher_temperature), a higher teacher momentum or a lower learning rate usually fixes it.",
+          "A lower teacher temperature (method.dino.teacher_temperature), a higher teacher momentum or a lower "
+          "learning rate usually fixes it.",
           {integerSetting("prototypes", 2048, 16, 65536, "output width of the head (DINO's K; 65536 on ImageNet)"),
            realSetting("student_temperature", 0.1, 0.001, 10.0, "temperature of the student's softmax"),
            realSetting("teacher_temperature", 0.04, 0.001, 10.0, "temperature of the teacher's softmax after warm-up"),

@@ -36,7 +36,8 @@ MethodSpec simclrMethod() {
   return {"simclr", "SimCLR",
           "contrasts each image's two views against every other view in the batch; the reference method, "
           "best with large batches",
-          "A higher temperature (method.simclr.temperature), a lower learning rate or stronger augmentations usually fix it.",
+          "A higher temperature (method.simclr.temperature), a lower learning rate or stronger augmentations usually "
+          "fix it.",
           {realSetting("temperature", 0.5, 0.01, 10.0, "softmax temperature of the contrastive loss")},
           [](const MethodBuild& b) { return std::make_shared<SimClrImpl>(b); }};
 }

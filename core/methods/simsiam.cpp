@@ -41,7 +41,8 @@ class SimSiamImpl : public MethodImpl {
 MethodSpec simsiamMethod() {
   return {"simsiam", "SimSiam",
           "predicts the other view's projection with its gradient stopped; no negatives and no momentum network",
-          "A lower learning rate, more weight decay or a narrower predictor (method.simsiam.predictor_hidden) usually fixes it.",
+          "A lower learning rate, more weight decay or a narrower predictor (method.simsiam.predictor_hidden) usually "
+          "fixes it.",
           {integerSetting("predictor_hidden", 64, 2, 16384,
                           "hidden width of the predictor (a bottleneck: about a quarter of the projection)")},
           [](const MethodBuild& b) { return std::make_shared<SimSiamImpl>(b); }};

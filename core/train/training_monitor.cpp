@@ -38,8 +38,9 @@ TrainingMonitor::TrainingMonitor(const ExperimentConfig& config, const DatasetSp
     health_images_ = data.eval.images.slice(0, 0, std::min(kHealthImages, data.eval.size()));
   } else if (data.train.size() > 1) {
     auto gen = makeStepGenerator(config.train.seed, 0, /*stream=*/10);
-    const int64_t m = std::min(kHealthImages, data.train.size());
-    health_images_ = data.train.images.index_select(0, torch::randperm(data.train.size(), gen, torch::kLong).slice(0, 0, m));
+    const int64_t count = std::min(kHealthImages, data.train.size());
+    const auto sample = torch::randperm(data.train.size(), gen, torch::kLong).slice(0, 0, count);
+    health_images_ = data.train.images.index_select(0, sample);
   }
 }
 
