@@ -86,6 +86,69 @@ class TestAugment : public QObject {
     QVERIFY(threw);
   }
 
+  void previewShowsTheLocalViewsTrainingDraws() {
+    // Multi-crop: the local views come after the two global ones from the same generator, at
+    // the local side, with the local crop scales; asking for them leaves the global views as
+    // they were.
+    Dataset d;
+    d.images = torch::randint(0, 256, {4, 1, 28, 28}, torch::kUInt8);
+    d.labels = torch::arange(4, torch::kInt64);
+    d.class_names = {"a", "b", "c", "d"};
+    const ImageTable table = toImageTable(d);
+    AugmentConfig c;
+    const AugmentPreview two = renderAugmentPreview(table, {2, 0, 3}, c, 5, 7);
+    QVERIFY(two.local_views.empty());
+    c.local_crops = 3;
+    const AugmentPreview multi = renderAugmentPreview(table, {2, 0, 3}, c, 5, 7);
+    const size_t global_bytes = 3 * 28 * 28;
+    QCOMPARE(std::memcmp(two.view1.pixels.get(), multi.view1.pixels.get(), global_bytes), 0);
+    QCOMPARE(std::memcmp(two.view2.pixels.get(), multi.view2.pixels.get(), global_bytes), 0);
+    QCOMPARE(multi.local_views.size(), size_t(3));
+
+    const AugmentConfig local_config = localViewConfig(c, 28);
+    QCOMPARE(local_config.out_size, int64_t(12));  // 3/7 of 28
+    QCOMPARE(local_config.crop_scale_min, c.local_scale_min);
+    QCOMPARE(local_config.crop_scale_max, c.local_scale_max);
+    Augmenter global(c, 1, 28, 28), local(local_config, 1, 28, 28);
+    auto gen = makeStepGenerator(5, 7, 0);
+    global.sample(3, gen);
+    global.sample(3, gen);
+    const auto params = local.sample(3 * 3, gen);
+    const auto chosen = d.images.index_select(0, torch::tensor({2, 0, 3}, torch::kInt64));
+    for (int64_t l = 0; l < 3; ++l) {
+      const ImageTable& view = multi.local_views[size_t(l)];
+      QCOMPARE(view.count, int64_t(3));
+      QCOMPARE(view.height, int64_t(12));
+      QCOMPARE(view.width, int64_t(12));
+      QCOMPARE(view.label(1), int64_t(0));
+      AugmentParams block;
+      block.table = params.table.slice(0, l * 3, (l + 1) * 3);
+      // Each crop keeps at most local_scale_max of the image's area, plus the rounding of its
+      // sides to whole pixels (half a pixel on each: less than one row and one column, 2/28).
+      const auto area = block.table.select(1, kCropW) * block.table.select(1, kCropH);
+      QVERIFY2(area.max().item<double>() <= c.local_scale_max + 2.0 / 28,
+               qPrintable(QString::number(area.max().item<double>())));
+      const auto expect = local.applyUnnormalized(chosen, block).mul(255).round().clamp(0, 255).to(torch::kUInt8);
+      const auto got = torch::from_blob(const_cast<uint8_t*>(view.pixels.get()), {3, 1, 12, 12}, torch::kUInt8);
+      QVERIFY2(torch::equal(got, expect), qPrintable(QString("local view %1").arg(l)));
+    }
+  }
+
+  void localViewSides() {
+    AugmentConfig c;
+    QCOMPARE(localViewSide(c, 28), int64_t(12));
+    QCOMPARE(localViewSide(c, 32), int64_t(14));
+    QCOMPARE(localViewSide(c, 224), int64_t(96));  // DINO's 96 of 224
+    QCOMPARE(localViewSide(c, 12), kMinLocalViewSide);
+    c.local_size = 20;
+    QCOMPARE(localViewSide(c, 28), int64_t(20));
+    c.blur_kernel = 9;
+    c.crop = false;
+    const AugmentConfig l = localViewConfig(c, 28);
+    QVERIFY(l.crop);                     // a local view is a crop
+    QCOMPARE(l.blur_kernel, int64_t(0));  // automatic for the smaller side
+  }
+
   void isolatedOperationAlone() {
     AugmentConfig c;
     c.blur_p = 0.3;

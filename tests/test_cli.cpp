@@ -398,6 +398,13 @@ void TestCli::versionAndHelp() {
   QVERIFY2(bad_method.finished && bad_method.exit_code == 2 &&
                bad_method.err.find("method.byol.momentum = 2: expected a number from 0 to 1") != std::string::npos,
            bad_method.describe().c_str());
+  // So do local views asked of a method that compares two views only.
+  const CliRun bad_views = runCli({"train", "--config", studio::test::sourceDir() + "/resources/presets/quick-cpu-demo.json",
+                                   "--set", "method.name=vicreg", "--set", "augment.local_crops=2"},
+                                  kQuickTimeoutMs);
+  QVERIFY2(bad_views.finished && bad_views.exit_code == 2 &&
+               bad_views.err.find("augment.local_crops = 2: VICReg compares two views only") != std::string::npos,
+           bad_views.describe().c_str());
   const CliRun engine = runCli({"keys", "engine.precision"}, kQuickTimeoutMs);
   QVERIFY2(engine.finished && engine.exit_code == 0 && engine.out.find("auto | fp32 | bf16") != std::string::npos,
            engine.describe().c_str());
@@ -1043,14 +1050,27 @@ void TestCli::badArguments() {
 //
 // Tolerance. Every command runs on one thread with LibTorch's kernels pinned (ATen's
 // portable kernels, oneDNN at most AVX2, MKL's AVX2 code path): the same arithmetic in the
-// same order on any CPU with AVX2, so the figures are reproduced exactly (two pinned runs
-// here: identical to the last bit). The bound below only absorbs the 17 significant digits
-// of the JSON text. For scale: with this CPU's own kernels instead of the pinned ones the
-// losses drift by up to 1.9e-5 relative over the 50 steps and one kNN query of 10,000 flips;
-// another seed changes the first loss in its second digit. A CPU without AVX2 cannot take
+// same order on any CPU with AVX2. That reproduces the figures to the last bit on one
+// machine, but not across machines: on an Intel Xeon with AVX-512 (the figures were recorded
+// on an AMD EPYC) the losses part by one float32 rounding from step 9, the embeddings by up
+// to 1.6e-6 relative, the duplicate similarities by 1.2e-7; t-SNE's optimisation, chaotic,
+// amplifies such roundings to 0.05% in its KL divergence and one neighbour in 300 in its
+// neighbour preservation (0.467 / 0.464), and a probe's calibration error, a binned count,
+// moves by 2.7e-4 relative when one prediction crosses a bin edge. So values compare to
+// 1e-5 relative (six times the largest rounding drift seen), the t-SNE figures and the
+// calibration errors to 2%: a change of formula or setting moves them by far more. For
+// scale: with this CPU's own kernels instead of the pinned ones the losses drift by up to
+// 1.9e-5 relative over the 50 steps and one kNN query of 10,000 flips; another seed changes the first loss in its second digit. A CPU without AVX2 cannot take
 // the pinned path; there the check is skipped and says so.
 
-constexpr double kLockRelative = 1e-9;
+constexpr double kLockRelative = 1e-5;
+constexpr double kLockRelativeChaotic = 2e-2;
+
+double lockTolerance(const std::string& where) {
+  const bool chaotic =
+      where.find(".tsne") != std::string::npos || where.find("expected_calibration_error") != std::string::npos;
+  return chaotic ? kLockRelativeChaotic : kLockRelative;
+}
 
 // Keys whose values depend on the clock or the machine (durations, dates, devices).
 bool isVolatileKey(const std::string& key) {
@@ -1092,7 +1112,7 @@ std::string lockDifference(const Json& want, const Json& got, const std::string&
     const bool same = want.is_number_integer() && got.is_number_integer()
                           ? want.get<int64_t>() == got.get<int64_t>()
                           : std::abs(want.get<double>() - got.get<double>()) <=
-                                kLockRelative * std::max(std::abs(want.get<double>()), std::abs(got.get<double>()));
+                                lockTolerance(where) * std::max(std::abs(want.get<double>()), std::abs(got.get<double>()));
     return same ? "" : where + ": recorded " + want.dump() + ", now " + got.dump();
   }
   if (want.type() != got.type()) return where + ": recorded " + want.dump() + ", now " + got.dump();

@@ -90,6 +90,9 @@ class TestConfig : public QObject {
     QTest::newRow("backbone choice") << R"({"model": {"backbone": "vgg"}})" << "model.backbone = \"vgg\" is not one of: convnet, resnet18";
     QTest::newRow("dataset kind") << R"({"dataset": {"kind": "imagenet"}})" << "dataset.kind = \"imagenet\"";
     QTest::newRow("crop order") << R"({"augment": {"crop_scale_min": 0.9, "crop_scale_max": 0.5}})" << "augment.crop_scale_min (0.9) must not exceed";
+    QTest::newRow("local crop order") << R"({"augment": {"local_scale_min": 0.5, "local_scale_max": 0.3}})" << "augment.local_scale_min (0.5) must not exceed augment.local_scale_max (0.3)";
+    QTest::newRow("local side too small") << R"({"augment": {"local_size": 6}})" << "augment.local_size = 6: a local view needs at least 8 pixels a side";
+    QTest::newRow("too many local views") << R"({"augment": {"local_crops": 17}})" << "augment.local_crops = 17 is out of range [0, 16]";
     QTest::newRow("even blur kernel") << R"({"augment": {"blur_kernel": 4}})" << "augment.blur_kernel = 4 must be odd";
     QTest::newRow("mean/std lengths") << R"({"augment": {"mean": [0.5], "std": []}})" << "same length";
     QTest::newRow("device") << R"({"train": {"device": "gpu"}})" << "train.device = \"gpu\"";
@@ -193,7 +196,7 @@ class TestConfig : public QObject {
       // The keys paired with this one follow where a rule ties them (mean and std have one length each).
       if (key.path == "augment.mean") j["augment"]["std"] = Json::array({1.0});
       if (key.path == "augment.std") j["augment"]["mean"] = Json::array({0.5});
-      for (const char* pair : {"crop_scale", "crop_ratio", "blur_sigma"}) {
+      for (const char* pair : {"crop_scale", "crop_ratio", "blur_sigma", "local_scale"}) {
         const std::string lo = std::string("augment.") + pair + "_min", hi = std::string("augment.") + pair + "_max";
         if (key.path == lo) j["augment"][std::string(pair) + "_max"] = std::max(other.get<double>(), j["augment"][std::string(pair) + "_max"].get<double>());
         if (key.path == hi) j["augment"][std::string(pair) + "_min"] = std::min(other.get<double>(), j["augment"][std::string(pair) + "_min"].get<double>());

@@ -100,6 +100,10 @@ QString configDifference(const AugmentConfig& a, const AugmentConfig& b) {
   STUDIO_CHECK_FIELD(blur_kernel)
   STUDIO_CHECK_FIELD(solarize_p)
   STUDIO_CHECK_FIELD(solarize_threshold)
+  STUDIO_CHECK_FIELD(local_crops)
+  STUDIO_CHECK_FIELD(local_size)
+  STUDIO_CHECK_FIELD(local_scale_min)
+  STUDIO_CHECK_FIELD(local_scale_max)
   STUDIO_CHECK_FIELD(mean)
   STUDIO_CHECK_FIELD(std)
 #undef STUDIO_CHECK_FIELD
@@ -127,6 +131,10 @@ AugmentConfig unusualConfig() {
   c.blur_kernel = 7;
   c.solarize_p = 0.1;
   c.solarize_threshold = 0.7;
+  c.local_crops = 3;
+  c.local_size = 10;
+  c.local_scale_min = 0.1;
+  c.local_scale_max = 0.3;
   c.mean = {0.4};
   c.std = {0.2};
   return c;
@@ -594,9 +602,9 @@ class TestDataWidgets : public QObject {
     grid.resize(600, 800);
     const int large = grid.cellSide();
     QVERIFY2(large > small, qPrintable(QStringLiteral("%1 vs %2").arg(small).arg(large)));
-    QCOMPARE(grid.tripletsPerRow(), 1);
+    QCOMPARE(grid.groupsPerRow(), 1);
     grid.resize(1600, 300);
-    QVERIFY(grid.tripletsPerRow() > 1);
+    QVERIFY(grid.groupsPerRow() > 1);
 
     // The images are really painted where cellRect says (8x8 upscaled, 4x4 centred).
     grid.resize(600, 800);
@@ -618,6 +626,68 @@ class TestDataWidgets : public QObject {
     grid.clear();
     QCOMPARE(grid.sampleCount(), 0);
     grid.grab();
+  }
+
+  void previewGridShowsLocalViewsAtTheirSize() {
+    // Multi-crop: two local columns after the global views, each local view drawn at its size
+    // relative to the global ones (4 pixels beside 8: half the cell, centred).
+    AugmentPreviewGrid grid;
+    QVector<QImage> originals, view1, view2;
+    QVector<QVector<QImage>> locals(2);
+    for (int i = 0; i < 3; ++i) {
+      originals << solid(QColor(200, 10 * i, 0));
+      view1 << solid(QColor(0, 200, 10 * i));
+      view2 << solid(QColor(10 * i, 0, 200));
+      locals[0] << solid(QColor(250, 250, 10 * i), 4);
+      locals[1] << solid(QColor(10 * i, 250, 250), 4);
+    }
+    grid.setPreview(originals, view1, view2, locals);
+    QCOMPARE(grid.columnCount(), 5);
+    QCOMPARE(grid.viewImage(1, 3), locals[0][1]);
+    QCOMPARE(grid.viewImage(2, 4), locals[1][2]);
+    QVERIFY(grid.viewImage(0, 5).isNull());
+    grid.resize(800, 600);
+    const QImage shot = grid.grab().toImage();
+    const QRect global = grid.cellRect(1, 2), local = grid.cellRect(1, 3);
+    QCOMPARE(local.size(), global.size());
+    QVERIFY(local.left() > global.right());
+    QCOMPARE(QColor(shot.pixel(local.center())), QColor(250, 250, 10));
+    // A quarter of the way in from the corner lies outside the half-size local view ...
+    const QPoint outside = local.topLeft() + QPoint(local.width() / 8, local.height() / 8);
+    QVERIFY(QColor(shot.pixel(outside)) != QColor(250, 250, 10));
+    // ... but inside a global view, which fills its cell.
+    const QPoint inside = global.topLeft() + QPoint(global.width() / 8, global.height() / 8);
+    QCOMPARE(QColor(shot.pixel(inside)), QColor(10, 0, 200));
+    // Back to two views: the local columns go.
+    grid.setPreview(originals, view1, view2);
+    QCOMPARE(grid.columnCount(), 3);
+  }
+
+  void designerEditsTheLocalViews() {
+    AugmentationDesigner designer;
+    auto* count = designer.findChild<QSpinBox*>(QStringLiteral("local_crops"));
+    auto* side = designer.findChild<QSpinBox*>(QStringLiteral("local_size"));
+    auto* low = designer.findChild<QDoubleSpinBox*>(QStringLiteral("local_scale_min"));
+    auto* high = designer.findChild<QDoubleSpinBox*>(QStringLiteral("local_scale_max"));
+    QVERIFY(count && side && low && high);
+    QCOMPARE(count->value(), 0);
+    QVERIFY(!side->isEnabled() && !low->isEnabled());  // nothing to size without local views
+    QSignalSpy changed(&designer, &AugmentationDesigner::configChanged);
+    count->setValue(4);
+    QCOMPARE(designer.config().local_crops, int64_t(4));
+    QVERIFY(side->isEnabled() && low->isEnabled() && high->isEnabled());
+    side->setValue(5);  // below the smallest side: raised to it
+    QCOMPARE(side->value(), int(kMinLocalViewSide));
+    QCOMPARE(designer.config().local_size, kMinLocalViewSide);
+    side->setValue(7);  // stepping down from the smallest: back to Auto
+    QCOMPARE(designer.config().local_size, int64_t(0));
+    low->setValue(0.6);  // past the high end: it follows
+    QCOMPARE(designer.config().local_scale_min, 0.6);
+    QCOMPARE(designer.config().local_scale_max, 0.6);
+    QCOMPARE(changed.count(), 4);
+    count->setValue(0);
+    QVERIFY(!side->isEnabled());
+    QCOMPARE(designer.config().local_scale_min, 0.6);  // kept for switching back on
   }
 };
 

@@ -25,6 +25,7 @@
 #include "core/model/optim.h"
 #include "core/runs/run_folder.h"
 #include "core/runs/run_index.h"
+#include "core/train/batch_source.h"
 #include "core/train/trainer.h"
 #include "tests/test_support.h"
 #include "tests/tiny_dataset.h"
@@ -296,18 +297,23 @@ class TestEngine : public QObject {
   void prefetchedRunsEqualSequentialOnes_data() {
     QTest::addColumn<QString>("augment");
     QTest::addColumn<int>("channels");
-    QTest::newRow("fused, grayscale") << "fused" << 1;
-    QTest::newRow("fused, colour") << "fused" << 3;
-    QTest::newRow("torch ops, colour") << "torch" << 3;
+    QTest::addColumn<int>("local_crops");
+    QTest::newRow("fused, grayscale") << "fused" << 1 << 0;
+    QTest::newRow("fused, colour") << "fused" << 3 << 0;
+    QTest::newRow("torch ops, colour") << "torch" << 3 << 0;
+    QTest::newRow("fused, multi-crop") << "fused" << 3 << 2;
+    QTest::newRow("torch ops, multi-crop") << "torch" << 1 << 2;
   }
   void prefetchedRunsEqualSequentialOnes() {
     QFETCH(QString, augment);
     QFETCH(int, channels);
+    QFETCH(int, local_crops);
     const std::string dir = test::scratchDir("engine_prefetch");
     auto config = tinyConfig(test::writeTinyDataset(dir, channels));
     QVERIFY(enumFromWord(augment.toStdString(), config.engine.augment));
     config.augment.blur_p = 0.5;
     config.augment.solarize_p = 0.2;
+    config.augment.local_crops = local_crops;
     std::vector<std::vector<double>> runs;
     for (int64_t prefetch : {0, 1, 2}) {
       config.engine.prefetch = prefetch;
@@ -317,6 +323,49 @@ class TestEngine : public QObject {
     QCOMPARE(runs[0].size(), size_t(12));
     QVERIFY(runs[0] == runs[1]);  // bit for bit
     QVERIFY(runs[0] == runs[2]);
+  }
+
+  void localViewsComeBesideTheGlobalOnes_data() {
+    QTest::addColumn<bool>("fused");
+    QTest::newRow("fused") << true;
+    QTest::newRow("torch ops") << false;
+  }
+  void localViewsComeBesideTheGlobalOnes() {
+    // Multi-crop adds L*B local views at the local side and leaves a step's global views as
+    // they were: the local tables are drawn after the global ones.
+    QFETCH(bool, fused);
+    torch::manual_seed(11);
+    const auto images = torch::randint(0, 256, {10, 3, 16, 16}, torch::kUInt8);
+    AugmentConfig c;
+    c.mean = {0.5, 0.5, 0.5};
+    c.std = {0.25, 0.25, 0.25};
+    c.local_crops = 3;
+    const Augmenter global(c, 3, 16, 16), local(localViewConfig(c, global.outSize()), 3, 16, 16);
+    QCOMPARE(local.outSize(), int64_t(8));  // 3/7 of 16 is 7: the smallest side accepted
+    BatchSourceOptions o;
+    o.batch_size = 4;
+    o.seed = 3;
+    o.steps_per_epoch = 2;
+    o.end_step = 4;
+    o.plan.fused_augment = fused;
+    BatchSource two(images, global, o);
+    o.local_crops = 3;
+    o.local_augmenter = &local;
+    BatchSource multi(images, global, o);
+    for (int64_t step : {0, 3}) {
+      const ViewBatch a = two.views(step), b = multi.views(step);
+      QVERIFY(!a.local.defined());
+      QVERIFY(torch::equal(a.global, b.global));
+      QCOMPARE(b.local.sizes().vec(), (std::vector<int64_t>{12, 3, 8, 8}));
+      QCOMPARE(b.localCount(), int64_t(3));
+      QVERIFY(std::isfinite(b.local.abs().max().item<double>()));
+      // The three local views of an image differ from each other.
+      QVERIFY(!torch::equal(b.local.slice(0, 0, 4), b.local.slice(0, 4, 8)));
+    }
+    // The out-of-memory probe's smaller batches have local views too.
+    const ViewBatch probe = multi.probeViews(1, 2);
+    QCOMPARE(probe.global.size(0), int64_t(4));
+    QCOMPARE(probe.local.size(0), int64_t(6));
   }
 
   void resumeWithPrefetchIsExact() {

@@ -7,6 +7,7 @@
 
 #include <QAction>
 #include <QComboBox>
+#include <QFile>
 #include <QScreen>
 #include <QStackedWidget>
 #include <QStyle>
@@ -214,6 +215,33 @@ class GuiTest : public QObject {
 
   // The Training page lists every method and shows the chosen one's own settings; an edited
   // setting goes into that method's block, and the others' blocks are kept.
+  void everyMethodHasAPresetForEachKindOfData() {
+    // Two presets per method (Fashion-MNIST, the user's images), listed by the Training page in
+    // the method list's order, each a resource that reads and passes the method check.
+    const QVector<Preset> presets = TrainingPage::presets();
+    for (const MethodSpec& spec : methodSpecs()) {
+      for (const QString data : {QStringLiteral("fashion-mnist"), QStringLiteral("your-images")}) {
+        const QString resource = QStringLiteral(":/presets/%1-%2.json").arg(data, QString::fromStdString(spec.name));
+        const auto listed = std::find_if(presets.begin(), presets.end(), [&](const Preset& p) { return p.resource == resource; });
+        QVERIFY2(listed != presets.end(), qPrintable(resource));
+        QVERIFY2(listed->title.contains(QString::fromStdString(spec.title)), qPrintable(listed->title));
+        QFile file(resource);
+        QVERIFY2(file.open(QIODevice::ReadOnly), qPrintable(resource));
+        const QByteArray bytes = file.readAll();
+        const auto c = ExperimentConfig::fromJson(Json::parse(bytes.constData(), bytes.constData() + bytes.size()));
+        QCOMPARE(c.method.name, spec.name);
+        QVERIFY2(TrainingPage::methodProblem(c).isEmpty(), qPrintable(TrainingPage::methodProblem(c)));
+        QCOMPARE(c.dataset.kind, data == QLatin1String("fashion-mnist") ? DatasetKind::FashionMnist : DatasetKind::Packed);
+      }
+    }
+    for (const Preset& p : presets) QVERIFY2(QFile::exists(p.resource), qPrintable(p.resource));
+    // The method check names what is wrong with an experiment the studio holds.
+    ExperimentConfig moco;
+    moco.method.name = "moco";
+    moco.augment.local_crops = 2;
+    QVERIFY(TrainingPage::methodProblem(moco).contains(QStringLiteral("augment.local_crops = 2: MoCo v2 compares two views only")));
+  }
+
   void methodListAndFieldsComeFromTheMethods() {
     auto w = makeWindow();
     auto* page = w->findChild<TrainingPage*>();

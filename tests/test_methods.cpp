@@ -88,10 +88,11 @@ class TestMethods : public QObject {
     const auto z0 = torch::randn({n, d}), z1 = torch::randn({n, d});
     const auto queue = torch::nn::functional::normalize(torch::randn({k, d}), torch::nn::functional::NormalizeFuncOptions().dim(1));
     const auto t0 = torch::randn({n, d}), t1 = torch::randn({n, d}), center = 0.1 * torch::randn({d});
+    const auto l0 = torch::randn({n, d}), l1 = torch::randn({n, d});  // multi-crop's local views
     const auto w_online = torch::randn({4, 6}), b_online = torch::randn({4}), w_target = torch::randn({4, 6}),
                b_target = torch::randn({4});
     for (const auto& [name, t] : std::vector<std::pair<std::string, torch::Tensor>>{
-             {"z0", z0}, {"z1", z1}, {"queue", queue}, {"t0", t0}, {"t1", t1}, {"center", center},
+             {"z0", z0}, {"z1", z1}, {"queue", queue}, {"t0", t0}, {"t1", t1}, {"center", center}, {"l0", l0}, {"l1", l1},
              {"w_online", w_online}, {"b_online", b_online}, {"w_target", w_target}, {"b_target", b_target}})
       saveNpy(dir + "/" + name + ".npy", t);
     auto in = [&](std::initializer_list<const char*> names) {
@@ -111,6 +112,14 @@ class TestMethods : public QObject {
          {"params", {{"invariance", 25.0}, {"variance", 25.0}, {"covariance", 1.0}, {"eps", 1e-4}}}},
         {{"name", "dino"}, {"kind", "dino"}, {"inputs", in({"t0", "t1", "z0", "z1", "center"})},
          {"params", {{"teacher_temperature", 0.04}, {"student_temperature", 0.1}, {"center_momentum", 0.9}}}},
+        {{"name", "ntxent_multi"}, {"kind", "ntxent_multi"}, {"inputs", in({"z0", "z1", "l0", "l1"})},
+         {"params", {{"temperature", 0.3}}}},
+        {{"name", "dcl_multi"}, {"kind", "dcl_multi"}, {"inputs", in({"z0", "z1", "l0", "l1"})},
+         {"params", {{"temperature", 0.1}}}},
+        {{"name", "negative_cosine_multi"}, {"kind", "negative_cosine_multi"},
+         {"inputs", in({"t0", "t1", "z0", "z1", "l0", "l1"})}, {"params", {{"targets", 2}}}},
+        {{"name", "dino_multi"}, {"kind", "dino_multi"}, {"inputs", in({"t0", "t1", "z0", "z1", "l0", "l1"})},
+         {"params", {{"targets", 2}, {"teacher_temperature", 0.04}, {"student_temperature", 0.1}}}},
         {{"name", "cosine_schedule"}, {"kind", "cosine_schedule"},
          {"params", {{"max_steps", 11}, {"start", 0.99}, {"end", 1.0}, {"steps", schedule_steps}}}},
         {{"name", "ema"}, {"kind", "ema"}, {"inputs", in({"w_online", "b_online", "w_target", "b_target"})},
@@ -143,6 +152,26 @@ class TestMethods : public QObject {
     // DINO's centre update: the running mean of the teacher's outputs.
     const auto next_center = center * 0.9 + torch::cat({t0, t1}).mean(0) * 0.1;
     QVERIFY((next_center - fromJson(want["dino"]["center"])).abs().max().item<float>() < 1e-6);
+    // Multi-crop: the two global views and two local ones.
+    const std::vector<torch::Tensor> views = {z0, z1, l0, l1};
+    check("ntxent_multi",
+          meanOverViewPairs(views, [](const torch::Tensor& a, const torch::Tensor& b) {
+            return ntXentLoss(torch::cat({a, b}), 0.3).loss;
+          }).item<double>(),
+          want["ntxent_multi"]);
+    check("dcl_multi",
+          meanOverViewPairs(views, [](const torch::Tensor& a, const torch::Tensor& b) { return dclLoss(a, b, 0.1, 0.0); })
+              .item<double>(),
+          want["dcl_multi"]);
+    check("negative_cosine_multi", meanOverTargetPairs(views, {t0, t1}, negativeCosineSimilarity).item<double>(),
+          want["negative_cosine_multi"]);
+    check("dino_multi", dinoLoss({t0, t1}, views, torch::zeros({1, d}), 0.04, 0.1).item<double>(), want["dino_multi"]);
+    // With two views the combinations are the two-view losses themselves.
+    QCOMPARE(meanOverViewPairs({z0, z1}, [](const torch::Tensor& a, const torch::Tensor& b) { return dclLoss(a, b, 0.1, 0.0); })
+                 .item<double>(),
+             dclLoss(z0, z1, 0.1, 0.0).item<double>());
+    QCOMPARE(meanOverTargetPairs({z0, z1}, {t0, t1}, negativeCosineSimilarity).item<double>(),
+             (0.5 * (negativeCosineSimilarity(z0, t1) + negativeCosineSimilarity(z1, t0))).item<double>());
     for (size_t i = 0; i < schedule_steps.size(); ++i)
       check("cosine_schedule", cosineSchedule(schedule_steps[i], 11, 0.99, 1.0), want["cosine_schedule"][i]);
     auto w = w_target.clone(), b = b_target.clone();
@@ -201,6 +230,29 @@ class TestMethods : public QObject {
           QVERIFY2(!p.value().requires_grad() && !p.value().grad().defined(), qPrintable(name + ": " + QString::fromStdString(p.key())));
       // The projection is what the loss compares: one row per image.
       QCOMPARE(model->forward(views.slice(0, 0, 4)).size(0), int64_t(4));
+
+      // Multi-crop: three local 8-pixel views per image beside the two global ones change the
+      // loss and train the encoder too; the methods that compare two views refuse them.
+      const ViewBatch multi(views, torch::randn({24, 1, 8, 8}));
+      QCOMPARE(multi.localCount(), int64_t(3));
+      if (spec.multi_crop == MultiCrop::No) {
+        bool refused = false;  // a programming error: the config check keeps local views away
+        try {
+          model->loss(multi, step);
+        } catch (const std::logic_error& e) {
+          refused = contains(e.what(), "compares two views only");
+        }
+        QVERIFY2(refused, qPrintable(name));
+        continue;
+      }
+      model->zero_grad();
+      const MethodOutput with_locals = model->loss(multi, step);
+      QVERIFY2(std::isfinite(with_locals.loss.item<double>()), qPrintable(name));
+      QVERIFY2(std::abs(with_locals.loss.item<double>() - model->loss(views, step).loss.item<double>()) > 1e-6,
+               qPrintable(name + ": the local views change nothing"));
+      with_locals.loss.backward();
+      QVERIFY2(model->named_parameters()["backbone.net.0.weight"].grad().abs().sum().item<double>() > 0,
+               qPrintable(name + ": no gradient through the local views"));
     }
   }
 
@@ -273,6 +325,19 @@ class TestMethods : public QObject {
                      "method.byol.momentum must be a number"));
     QVERIFY(contains(expectError([] { ExperimentConfig::fromJson(Json::parse(R"({"method": {"tau": 1}})")); }),
                      "unknown key 'method.tau'"));
+    // Local views only for the methods that use them; the message names the key and those methods.
+    AugmentConfig multi_crop;
+    multi_crop.local_crops = 4;
+    QVERIFY(contains(expectError([] {
+                       AugmentConfig a;
+                       a.local_crops = 4;
+                       checkMethodConfig(methodNamed("moco"), a);
+                     }),
+                     "augment.local_crops = 4: MoCo v2 compares two views only; set it to 0, or choose a method that "
+                     "uses local views (SimCLR, DCL, DCLW, BYOL, SimSiam, DINO)"));
+    checkMethodConfig(methodNamed("dino"), multi_crop);
+    multi_crop.local_crops = 0;
+    checkMethodConfig(methodNamed("vicreg"), multi_crop);
     // --set reaches a method's key.
     Json j = Json::object();
     applyConfigOverride(j, "method.name=vicreg");
@@ -289,36 +354,19 @@ class TestMethods : public QObject {
     addMethodRows();
   }
   void everyMethodResumesOnTheSameTrajectory() {
-    // A run stopped after 5 of 12 steps and resumed takes the same steps as one that never
-    // stopped: the method's state (target, queue, centre) is in the checkpoint. The CPU's
-    // kernels are deterministic, so the losses agree to float32 rounding.
     QFETCH(QString, method);
-    const std::string dir = test::scratchDir("methods_resume_" + method.toStdString());
-    ExperimentConfig config = test::tinyExperiment(test::writeTinyDataset(dir));
-    config.augment.saturation = 0;
-    config.augment.hue = 0;
-    config.model.width = 4;
-    config.method.name = method.toStdString();
-    if (config.method.name == "moco") config.method.settings["moco"]["queue_size"] = 64;  // wraps within the run
-    if (config.method.name == "dino") config.method.settings["dino"]["prototypes"] = 64;
-
-    Trainer straight(config, dir + "/runs");
-    const auto reference = stepLosses(straight);
-    QCOMPARE(reference.size(), size_t(12));
-    Trainer first(config, dir + "/runs");
-    QCOMPARE(stepLosses(first, 5).size(), size_t(5));
-    Trainer resumed(RunFolder::open(dir + "/runs", first.folder().path()));
-    const auto rest = stepLosses(resumed);
-    QCOMPARE(rest.size(), size_t(7));
-    for (size_t i = 0; i < rest.size(); ++i) {
-      const double want = reference[5 + i].second, got = rest[i].second;
-      QVERIFY2(std::abs(want - got) <= 1e-5 * std::max(1.0, std::abs(want)),
-               qPrintable(QString("%1 step %2: %3 vs %4").arg(method).arg(rest[i].first).arg(got).arg(want)));
-    }
-    // The run's config says every setting the method trained with.
-    const auto saved = loadExperimentConfig(first.folder().configPath());
-    QCOMPARE(saved.method.settings.at(config.method.name).size(), findMethodSpec(config.method.name)->settings.size());
+    checkResumeIsExact(method.toStdString(), 0);
   }
+  void multiCropRunsResumeOnTheSameTrajectory_data() {
+    QTest::addColumn<QString>("method");
+    for (const MethodSpec& spec : methodSpecs())
+      if (spec.multi_crop != MultiCrop::No) QTest::newRow(spec.name.c_str()) << QString::fromStdString(spec.name);
+  }
+  void multiCropRunsResumeOnTheSameTrajectory() {
+    QFETCH(QString, method);
+    checkResumeIsExact(method.toStdString(), 2);
+  }
+
   void everyMethodLearnsWithoutCollapsing_data() {
     addMethodRows();
   }
@@ -382,6 +430,41 @@ class TestMethods : public QObject {
     QCOMPARE(QString::fromStdString(record.method), method);
     QVERIFY(std::abs(record.best_knn - trained.value("knn_top1")) < 1e-9);
     QCOMPARE(RunIndex(dir + "/runs").list().size(), size_t(1));
+  }
+
+ private:
+  // A run stopped after 5 of 12 steps and resumed takes the same steps as one that never
+  // stopped: the method's state (target, queue, centre) is in the checkpoint, and a step's
+  // views (local ones too) depend on the seed and the step alone. The CPU's kernels are
+  // deterministic, so the losses agree to float32 rounding.
+  void checkResumeIsExact(const std::string& method_name, int64_t local_crops) {
+    const QString method = QString::fromStdString(method_name);
+    const std::string dir = test::scratchDir("methods_resume_" + method_name + (local_crops > 0 ? "_multi_crop" : ""));
+    ExperimentConfig config = test::tinyExperiment(test::writeTinyDataset(dir));
+    config.augment.saturation = 0;
+    config.augment.hue = 0;
+    config.augment.local_crops = local_crops;
+    config.model.width = 4;
+    config.method.name = method_name;
+    if (config.method.name == "moco") config.method.settings["moco"]["queue_size"] = 64;  // wraps within the run
+    if (config.method.name == "dino") config.method.settings["dino"]["prototypes"] = 64;
+
+    Trainer straight(config, dir + "/runs");
+    const auto reference = stepLosses(straight);
+    QCOMPARE(reference.size(), size_t(12));
+    Trainer first(config, dir + "/runs");
+    QCOMPARE(stepLosses(first, 5).size(), size_t(5));
+    Trainer resumed(RunFolder::open(dir + "/runs", first.folder().path()));
+    const auto rest = stepLosses(resumed);
+    QCOMPARE(rest.size(), size_t(7));
+    for (size_t i = 0; i < rest.size(); ++i) {
+      const double want = reference[5 + i].second, got = rest[i].second;
+      QVERIFY2(std::abs(want - got) <= 1e-5 * std::max(1.0, std::abs(want)),
+               qPrintable(QString("%1 step %2: %3 vs %4").arg(method).arg(rest[i].first).arg(got).arg(want)));
+    }
+    // The run's config says every setting the method trained with.
+    const auto saved = loadExperimentConfig(first.folder().configPath());
+    QCOMPARE(saved.method.settings.at(config.method.name).size(), findMethodSpec(config.method.name)->settings.size());
   }
 };
 

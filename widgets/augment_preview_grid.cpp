@@ -4,6 +4,7 @@
 
 #include <QPaintEvent>
 #include <QPainter>
+#include <QStringList>
 
 #include "widgets/qimage_convert.h"
 
@@ -11,8 +12,8 @@ namespace studio {
 namespace {
 
 constexpr int kMargin = 8;
-constexpr int kCellGap = 4;      // between the three cells of a triplet, and between rows
-constexpr int kTripletGap = 16;  // between triplets side by side: groups read as groups
+constexpr int kCellGap = 4;     // between the cells of a group, and between rows
+constexpr int kGroupGap = 16;   // between groups side by side: groups read as groups
 
 }  // namespace
 
@@ -23,11 +24,10 @@ AugmentPreviewGrid::AugmentPreviewGrid(QWidget* parent) : QWidget(parent) {
 }
 
 void AugmentPreviewGrid::setPreview(const QVector<QImage>& originals, const QVector<QImage>& view1,
-                                    const QVector<QImage>& view2) {
-  images_[0] = originals;
-  images_[1] = view1;
-  images_[2] = view2;
-  for (auto& s : scaled_) s.clear();
+                                    const QVector<QImage>& view2, const QVector<QVector<QImage>>& locals) {
+  images_ = {originals, view1, view2};
+  images_ += locals;
+  scaled_ = QVector<QVector<QPixmap>>(images_.size());
   scaled_side_ = -1;
   message_.clear();
   updateGeometry();  // the size hint depends on the sample count
@@ -37,7 +37,7 @@ void AugmentPreviewGrid::setPreview(const QVector<QImage>& originals, const QVec
 void AugmentPreviewGrid::clear() { setPreview({}, {}, {}); }
 
 QImage AugmentPreviewGrid::viewImage(int sample, int which) const {
-  if (which < 0 || which > 2 || sample < 0 || sample >= sampleCount() || sample >= images_[which].size()) return {};
+  if (which < 0 || which >= columnCount() || sample < 0 || sample >= sampleCount() || sample >= images_[which].size()) return {};
   return images_[which][sample];
 }
 
@@ -53,26 +53,27 @@ void AugmentPreviewGrid::setMessage(const QString& message) {
 }
 
 int AugmentPreviewGrid::cellSide() const { return computeLayout(size()).side; }
-int AugmentPreviewGrid::tripletsPerRow() const { return computeLayout(size()).per_row; }
+int AugmentPreviewGrid::groupsPerRow() const { return computeLayout(size()).per_row; }
 
 QRect AugmentPreviewGrid::cellRect(int sample, int which) const {
-  if (sample < 0 || sample >= sampleCount() || which < 0 || which > 2) return {};
+  if (sample < 0 || sample >= sampleCount() || which < 0 || which >= columnCount()) return {};
   const GridLayout layout = computeLayout(size());
-  const int side = layout.side;
+  const int side = layout.side, columns = columnCount();
   const int row = sample / layout.per_row, col = sample % layout.per_row;
-  const int x = kMargin + col * (3 * side + 2 * kCellGap + kTripletGap) + which * (side + kCellGap);
+  const int x = kMargin + col * (columns * side + (columns - 1) * kCellGap + kGroupGap) + which * (side + kCellGap);
   const int y = kMargin + headerHeight() + row * (side + kCellGap);
   return {x, y, side, side};
 }
 
 QSize AugmentPreviewGrid::sizeHint() const {
   const int rows = std::max(1, sampleCount());
-  const int side = 96;
-  return {2 * kMargin + 3 * side + 2 * kCellGap, 2 * kMargin + headerHeight() + rows * side + (rows - 1) * kCellGap};
+  const int side = 96, columns = columnCount();
+  return {2 * kMargin + columns * side + (columns - 1) * kCellGap, 2 * kMargin + headerHeight() + rows * side + (rows - 1) * kCellGap};
 }
 
 QSize AugmentPreviewGrid::minimumSizeHint() const {
-  return {2 * kMargin + 3 * kMinCellSide + 2 * kCellGap, 2 * kMargin + headerHeight() + kMinCellSide};
+  const int columns = columnCount();
+  return {2 * kMargin + columns * kMinCellSide + (columns - 1) * kCellGap, 2 * kMargin + headerHeight() + kMinCellSide};
 }
 
 int AugmentPreviewGrid::headerHeight() const { return fontMetrics().height() + kCellGap; }
@@ -83,12 +84,14 @@ AugmentPreviewGrid::GridLayout AugmentPreviewGrid::computeLayout(const QSize& si
   if (n == 0) return best;
   const int width = size.width() - 2 * kMargin;
   const int height = size.height() - 2 * kMargin - headerHeight();
-  // Try every number of triplets per row and keep the one with the largest cells; ties go
-  // to fewer columns (one sample per row reads best).
+  // Try every number of groups per row and keep the one with the largest cells; ties go to
+  // fewer groups (one sample per row reads best).
+  const int columns = columnCount();
   best.side = -1;
   for (int per_row = 1; per_row <= n; ++per_row) {
     const int rows = (n + per_row - 1) / per_row;
-    const int by_width = (width - (per_row - 1) * kTripletGap - per_row * 2 * kCellGap) / (3 * per_row);
+    const int by_width =
+        (width - (per_row - 1) * kGroupGap - per_row * (columns - 1) * kCellGap) / (columns * per_row);
     const int by_height = (height - (rows - 1) * kCellGap) / rows;
     const int side = std::clamp(std::min(by_width, by_height), kMinCellSide, kMaxCellSide);
     if (side > best.side) best = {side, per_row};
@@ -99,16 +102,21 @@ AugmentPreviewGrid::GridLayout AugmentPreviewGrid::computeLayout(const QSize& si
 
 const QPixmap& AugmentPreviewGrid::scaled(int which, int sample, int side) const {
   const qreal dpr = devicePixelRatioF();
-  if (side != scaled_side_) {
-    for (auto& s : scaled_) s.clear();
+  if (side != scaled_side_ || scaled_.size() != images_.size()) {
+    scaled_ = QVector<QVector<QPixmap>>(images_.size());
     scaled_side_ = side;
   }
   QVector<QPixmap>& cache = scaled_[which];
   if (cache.size() != images_[which].size()) cache = QVector<QPixmap>(images_[which].size());
   QPixmap& pixmap = cache[sample];
-  if (pixmap.isNull() && !images_[which][sample].isNull()) {
+  const QImage& image = images_[which][sample];
+  if (pixmap.isNull() && !image.isNull()) {
+    // A local view at its size relative to a global one: its share of the cell.
+    double share = 1.0;
+    if (which >= 3 && !images_[1].isEmpty() && images_[1][0].width() > 0)
+      share = std::min(1.0, double(image.width()) / double(images_[1][0].width()));
     // Made at device pixels so that high-DPI screens get crisp cells too.
-    pixmap = QPixmap::fromImage(thumbnail(images_[which][sample], qRound(side * dpr)));
+    pixmap = QPixmap::fromImage(thumbnail(image, std::max(1, qRound(side * share * dpr))));
     pixmap.setDevicePixelRatio(dpr);
   }
   return pixmap;
@@ -127,15 +135,17 @@ void AugmentPreviewGrid::paintEvent(QPaintEvent*) {
 
   const GridLayout layout = computeLayout(size());
   const int side = layout.side;
-  const int triplet_width = 3 * side + 2 * kCellGap;
+  const int columns = columnCount();
+  const int group_width = columns * side + (columns - 1) * kCellGap;
   const int header = headerHeight();
-  const QString titles[3] = {tr("Original"), tr("View 1"), tr("View 2")};
+  QStringList titles = {tr("Original"), tr("View 1"), tr("View 2")};
+  for (int l = 1; l + 2 < columns; ++l) titles << tr("Local %1").arg(l);
   const QColor frame = pal.color(QPalette::Mid);
 
   for (int t = 0; t < std::min(layout.per_row, n); ++t) {
-    const int x0 = kMargin + t * (triplet_width + kTripletGap);
+    const int x0 = kMargin + t * (group_width + kGroupGap);
     painter.setPen(pal.color(QPalette::Text));
-    for (int c = 0; c < 3; ++c) {
+    for (int c = 0; c < columns; ++c) {
       const QRect title(x0 + c * (side + kCellGap), kMargin, side, header - kCellGap);
       painter.drawText(title, Qt::AlignHCenter | Qt::AlignBottom,
                        painter.fontMetrics().elidedText(titles[c], Qt::ElideRight, side));
@@ -144,7 +154,7 @@ void AugmentPreviewGrid::paintEvent(QPaintEvent*) {
 
   for (int i = 0; i < n; ++i) {
     if (cellRect(i, 0).top() > height()) break;
-    for (int c = 0; c < 3; ++c) {
+    for (int c = 0; c < columns; ++c) {
       const QRect cell = cellRect(i, c);
       painter.setPen(frame);
       painter.drawRect(cell.adjusted(0, 0, -1, -1));

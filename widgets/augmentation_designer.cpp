@@ -23,6 +23,7 @@ constexpr double kDefaultSolarizeP = 0.2;
 constexpr int kMaxKernel = 63;
 constexpr int kDecimals = 2;
 constexpr int kMaxOutSize = 1024;  // the config reader's limit
+constexpr int kMaxLocalCrops = 16;  // the config reader's limit
 
 void explain(QWidget* widget, const QString& text) {
   widget->setToolTip(text);
@@ -168,6 +169,59 @@ AugmentationDesigner::AugmentationDesigner(QWidget* parent) : QWidget(parent) {
     Q_EMIT configChanged();
   });
   column->addWidget(output);
+
+  // Multi-crop: not an operation of the pipeline but more views from it, so a plain group.
+  auto* local = new QGroupBox(tr("&Local views (multi-crop)"));
+  local->setObjectName(QStringLiteral("local"));
+  explain(local, tr("Small crops of each image beside the two global views (SwAV, DINO). The model must match "
+                    "a detail to the whole, which teaches it parts and objects; each local view costs a pass of "
+                    "the encoder at its smaller size. SimCLR and DCL compare every pair of views; BYOL, SimSiam "
+                    "and DINO predict each global view from every other one; MoCo, Barlow Twins and VICReg "
+                    "compare two views only and cannot use them."));
+  auto* local_form = new QFormLayout(local);
+  local_form->setFieldGrowthPolicy(QFormLayout::FieldsStayAtSizeHint);
+  local_crops_ = new QSpinBox;
+  local_crops_->setObjectName(QStringLiteral("local_crops"));
+  local_crops_->setRange(0, kMaxLocalCrops);
+  local_crops_->setSpecialValueText(tr("None"));
+  local_crops_->setKeyboardTracking(false);
+  addRow(local_form, tr("&Views per image:"), local_crops_,
+         tr("Local views drawn per image and step. DINO uses 6 to 10 on ImageNet; 2 to 4 is a good start on "
+            "small images. 0 trains on the two global views only."));
+  connect(local_crops_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int value) {
+    values_.local_crops = value;
+    refreshLocalEnabled();
+    Q_EMIT configChanged();
+  });
+  local_size_ = new QSpinBox;
+  local_size_->setObjectName(QStringLiteral("local_size"));
+  local_size_->setRange(0, kMaxOutSize);
+  local_size_->setSpecialValueText(tr("Auto"));
+  local_size_->setSuffix(tr(" px"));
+  local_size_->setKeyboardTracking(false);
+  addRow(local_form, tr("L&ocal side:"), local_size_,
+         tr("Side of a local view. Auto uses 3/7 of the global views' side (DINO's 96 of 224: 12 for 28-pixel "
+            "images); at least %1 pixels.").arg(kMinLocalViewSide));
+  connect(local_size_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int value) {
+    // 1 to 7 pixels are too small for the encoder: stepping down from the smallest goes to Auto.
+    int corrected = value;
+    if (value > 0 && value < kMinLocalViewSide)
+      corrected = values_.local_size >= kMinLocalViewSide && value < values_.local_size ? 0 : int(kMinLocalViewSide);
+    if (corrected != value) {
+      const QSignalBlocker block(local_size_);
+      local_size_->setValue(corrected);
+    }
+    values_.local_size = corrected;
+    Q_EMIT configChanged();
+  });
+  const QString local_scale_tip =
+      tr("Range of a local view's area, as a share of the image. DINO uses 0.05 to 0.4: details, where the global "
+         "views keep 0.4 to 1 of it.");
+  addDouble(local_form, QStringLiteral("local_scale_min"), tr("Local scale lo&w:"), &AugmentConfig::local_scale_min,
+            0.01, 1.0, 0.05, local_scale_tip, &AugmentConfig::local_scale_max, true);
+  addDouble(local_form, QStringLiteral("local_scale_max"), tr("Local scale hi&gh:"), &AugmentConfig::local_scale_max,
+            0.01, 1.0, 0.05, local_scale_tip, &AugmentConfig::local_scale_min, false);
+  column->addWidget(local);
   column->addStretch(1);
 
   auto* scroll = new QScrollArea(this);
@@ -362,7 +416,21 @@ void AugmentationDesigner::refreshWidgets() {
     const QSignalBlocker block(out_size_);
     out_size_->setValue(static_cast<int>(values_.out_size));
   }
+  {
+    const QSignalBlocker block_count(local_crops_), block_side(local_size_);
+    local_crops_->setValue(static_cast<int>(values_.local_crops));
+    local_size_->setValue(static_cast<int>(values_.local_size));
+  }
+  refreshLocalEnabled();
   for (const Operation& op : operations_) op.preview->setEnabled(true);
+}
+
+void AugmentationDesigner::refreshLocalEnabled() {
+  // The side and scales mean nothing without local views; they keep their values meanwhile.
+  const bool on = values_.local_crops > 0;
+  local_size_->setEnabled(on);
+  for (double AugmentConfig::*member : {&AugmentConfig::local_scale_min, &AugmentConfig::local_scale_max})
+    if (QDoubleSpinBox* spin = spinOf(member)) spin->setEnabled(on);
 }
 
 QDoubleSpinBox* AugmentationDesigner::spinOf(double AugmentConfig::*member) const {

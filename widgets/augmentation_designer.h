@@ -75,6 +75,7 @@ class AugmentationDesigner : public QWidget {
   void onGroupToggled(size_t op, bool on);
   void onPreviewToggled(size_t op, bool on);
   void refreshWidgets();
+  void refreshLocalEnabled();
   QDoubleSpinBox* spinOf(double AugmentConfig::*member) const;
 
   // The values the form shows. Probabilities here are the remembered ones: config()
@@ -85,6 +86,8 @@ class AugmentationDesigner : public QWidget {
   std::vector<Field> fields_;
   QSpinBox* kernel_ = nullptr;
   QSpinBox* out_size_ = nullptr;
+  QSpinBox* local_crops_ = nullptr;
+  QSpinBox* local_size_ = nullptr;
   std::vector<QWidget*> tab_chain_;  // focusable controls in form order
 };
 

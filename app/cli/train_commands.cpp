@@ -66,7 +66,7 @@ studio::ExperimentConfig configFromArgs(const Args& a) {
   studio::ExperimentConfig config;
   try {
     config = studio::ExperimentConfig::fromJson(json);
-    studio::checkMethodConfig(config.method);
+    studio::checkMethodConfig(config.method, config.augment);
   } catch (const Error& e) {
     throw Error(e.kind(), path + ": " + e.what());
   }

@@ -152,13 +152,15 @@ void AugmentPage::startRender() {
         rendering_.reset();
         last_render_ms_ = double(since_change_.nsecsElapsed()) / 1e6;
         QVector<QImage> originals, v1, v2;
+        QVector<QVector<QImage>> locals(static_cast<int>(p->local_views.size()));
         for (int64_t i = 0; i < p->originals.count; ++i) {
           originals.push_back(toQImage(p->originals, i));
           v1.push_back(toQImage(p->view1, i));
           v2.push_back(toQImage(p->view2, i));
+          for (size_t l = 0; l < p->local_views.size(); ++l) locals[int(l)].push_back(toQImage(p->local_views[l], i));
         }
         grid_->setBusy(false);
-        grid_->setPreview(originals, v1, v2);
+        grid_->setPreview(originals, v1, v2, locals);
         ++render_count_;
         timing_->setText(tr("Preview in %1 ms").arg(last_render_ms_, 0, 'f', 0));
         Q_EMIT previewRendered();

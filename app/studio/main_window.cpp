@@ -364,7 +364,8 @@ bool MainWindow::openExperiment(const QString& path) {
 }
 
 bool MainWindow::saveExperiment(const QString& path) {
-  const QString problem = training_page_->validate();
+  QString problem = training_page_->validate();
+  if (problem.isEmpty()) problem = TrainingPage::methodProblem(currentExperiment());
   if (!problem.isEmpty()) {
     reportError(tr("The experiment is not valid"), problem);
     return false;
@@ -405,7 +406,8 @@ void MainWindow::applyPreset(const QString& resource) {
 
 void MainWindow::startTraining() {
   if (engine_->busy()) return;
-  const QString problem = training_page_->validate();
+  QString problem = training_page_->validate();
+  if (problem.isEmpty()) problem = TrainingPage::methodProblem(currentExperiment());
   if (!problem.isEmpty()) {
     reportError(tr("The experiment is not valid"), problem);
     showPage(TrainingPageIndex);

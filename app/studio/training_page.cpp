@@ -33,10 +33,19 @@
 namespace studio {
 
 QVector<Preset> TrainingPage::presets() {
-  return {{tr("Quick CPU demo (Fashion-MNIST, 2 epochs)"), QStringLiteral(":/presets/quick-cpu-demo.json")},
-          {tr("Fashion-MNIST SimCLR (default)"), QStringLiteral(":/presets/fashion-mnist-simclr.json")},
-          {tr("Your images (ResNet-18)"), QStringLiteral(":/presets/your-images.json")},
-          {tr("CIFAR-style ResNet-18"), QStringLiteral(":/presets/cifar-resnet18.json")}};
+  // A preset per method for each kind of data, in the method list's order (resources/presets:
+  // fashion-mnist-<method>.json and your-images-<method>.json).
+  QVector<Preset> out = {{tr("Quick CPU demo (Fashion-MNIST, 2 epochs)"), QStringLiteral(":/presets/quick-cpu-demo.json")}};
+  for (const QString& data : {QStringLiteral("fashion-mnist"), QStringLiteral("your-images")}) {
+    for (const MethodSpec& spec : methodSpecs()) {
+      const QString title = QString::fromStdString(spec.title);
+      out.push_back({data == QLatin1String("fashion-mnist") ? tr("Fashion-MNIST, %1").arg(title)
+                                                             : tr("Your images, %1 (ResNet-18)").arg(title),
+                     QStringLiteral(":/presets/%1-%2.json").arg(data, QString::fromStdString(spec.name))});
+    }
+  }
+  out.push_back({tr("CIFAR-style ResNet-18"), QStringLiteral(":/presets/cifar-resnet18.json")});
+  return out;
 }
 
 namespace {
@@ -464,6 +473,15 @@ QString TrainingPage::validate() const {
   if (comboValue(device_).isEmpty()) return tr("Device: choose auto, cpu, cuda or cuda:N.");
   if (!initFrom().isEmpty() && init_report_error_) return tr("Start from: %1").arg(init_report_->text());
   return {};
+}
+
+QString TrainingPage::methodProblem(const ExperimentConfig& experiment) {
+  try {
+    checkMethodConfig(experiment.method, experiment.augment);
+    return {};
+  } catch (const std::exception& e) {
+    return QString::fromStdString(e.what());
+  }
 }
 
 ExperimentConfig TrainingPage::applyTo(ExperimentConfig c) const {

@@ -45,6 +45,9 @@ class TrainingPage : public QWidget {
   ExperimentConfig applyTo(ExperimentConfig base) const;  // the form's values written into base
   // Errors in the form (e.g. an unreadable head width list) as a message, empty when valid.
   QString validate() const;
+  // What the engine's method check says of a whole experiment (e.g. local views asked of a
+  // method that compares two views only); empty when it passes.
+  static QString methodProblem(const ExperimentConfig& experiment);
 
   // The main window's actions, shown as the page's buttons.
   void setRunActions(QAction* start, QAction* pause, QAction* stop);

@@ -45,6 +45,21 @@ Augmenter::Augmenter(AugmentConfig config, int64_t channels, int64_t in_height, 
   }
 }
 
+int64_t localViewSide(const AugmentConfig& config, int64_t global_side) {
+  if (config.local_size > 0) return config.local_size;
+  return std::max<int64_t>(kMinLocalViewSide, (global_side * 3 + 3) / 7);  // rounded: 28 -> 12, 32 -> 14
+}
+
+AugmentConfig localViewConfig(const AugmentConfig& config, int64_t global_side) {
+  AugmentConfig c = config;
+  c.out_size = localViewSide(config, global_side);
+  c.crop = true;  // a local view is a crop by definition
+  c.crop_scale_min = config.local_scale_min;
+  c.crop_scale_max = config.local_scale_max;
+  c.blur_kernel = 0;  // the global views' kernel may be wider than a local view
+  return c;
+}
+
 AugmentParams Augmenter::sample(int64_t n, at::Generator& gen) const {
   const auto& c = config_;
   const auto u = torch::rand({n, kDraws}, gen, torch::kFloat32).contiguous();

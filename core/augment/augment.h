@@ -59,6 +59,13 @@ class Augmenter {
   std::vector<float> mean_, std_;
 };
 
+// Multi-crop: the side of a local view (augment.local_size, or 3/7 of the global side, at
+// least kMinLocalViewSide) and the config that draws local views: the same operations with the
+// local crop scales, that side and an automatic blur kernel. An Augmenter built from it draws
+// and applies local views through the same paths (reference, fused CPU, CUDA) as global ones.
+int64_t localViewSide(const AugmentConfig& config, int64_t global_side);
+AugmentConfig localViewConfig(const AugmentConfig& config, int64_t global_side);
+
 // Individual reference operations (exposed for tests and the CUDA kernels' checks).
 torch::Tensor cropFlipResample(const torch::Tensor& unit_images, const torch::Tensor& table, int64_t out_size);
 torch::Tensor colorJitter(const torch::Tensor& unit_images, const torch::Tensor& table);

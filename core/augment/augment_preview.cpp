@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <memory>
+
 #include "core/augment/augment.h"
 #include "core/data/dataset.h"
 #include "core/base/error.h"
@@ -42,10 +44,18 @@ AugmentPreview renderAugmentPreview(const ImageTable& source, const std::vector<
       tableTensor(source).index_select(0, torch::tensor(indices, torch::kInt64)).contiguous();
   const auto n = static_cast<int64_t>(indices.size());
   Augmenter augmenter(config, source.channels, source.height, source.width);
-  // The same draw order as a training step: one generator, the first view's table, then the second's.
+  // The same draw order as a training step: one generator, the first view's table, the
+  // second's, then the local views' (core/train/batch_source.h).
   auto gen = makeStepGenerator(seed, roll, /*stream=*/0);
   const auto p1 = augmenter.sample(n, gen);
   const auto p2 = augmenter.sample(n, gen);
+  AugmentParams local;
+  std::unique_ptr<Augmenter> local_augmenter;
+  if (config.local_crops > 0) {
+    local_augmenter = std::make_unique<Augmenter>(localViewConfig(config, augmenter.outSize()), source.channels,
+                                                  source.height, source.width);
+    local = local_augmenter->sample(n * config.local_crops, gen);
+  }
   AugmentPreview preview;
   Dataset originals;
   originals.images = chosen;
@@ -54,6 +64,12 @@ AugmentPreview renderAugmentPreview(const ImageTable& source, const std::vector<
   preview.originals = toImageTable(originals);
   preview.view1 = toUint8Table(augmenter.applyUnnormalized(chosen, p1), labels, source.class_names);
   preview.view2 = toUint8Table(augmenter.applyUnnormalized(chosen, p2), labels, source.class_names);
+  for (int64_t l = 0; l < config.local_crops; ++l) {
+    AugmentParams block;
+    block.table = local.table.slice(0, l * n, (l + 1) * n);
+    preview.local_views.push_back(
+        toUint8Table(local_augmenter->applyUnnormalized(chosen, block), labels, source.class_names));
+  }
   return preview;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
-// What the augmentation designer shows: two views of each chosen image, drawn by the
-// engine's own pipeline with the generator training uses (step `roll` of a run seeded
-// `seed` draws exactly these parameters). Torch-free: the GUI includes it.
+// What the augmentation designer shows: two views of each chosen image (and its local views
+// with multi-crop), drawn by the engine's own pipeline with the generator training uses (step
+// `roll` of a run seeded `seed` draws exactly these parameters for these images). Torch-free: the GUI includes it.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +15,8 @@ struct AugmentPreview {
   ImageTable originals;  // the chosen images, as stored
   ImageTable view1;      // first view of each, values in [0, 255] before normalisation
   ImageTable view2;
+  // Multi-crop: local_views[l] holds the l-th local view of each image, at the local side.
+  std::vector<ImageTable> local_views;
 };
 
 // Throws BadInput naming the index when one is out of range, or the key when the config is

@@ -116,6 +116,12 @@ void checkAcrossKeys(const ExperimentConfig& c) {
   if (a.crop_scale_min > a.crop_scale_max)
     throwBadInput("config: augment.crop_scale_min (" + formatNumber(a.crop_scale_min) +
                   ") must not exceed augment.crop_scale_max (" + formatNumber(a.crop_scale_max) + ")");
+  if (a.local_scale_min > a.local_scale_max)
+    throwBadInput("config: augment.local_scale_min (" + formatNumber(a.local_scale_min) +
+                  ") must not exceed augment.local_scale_max (" + formatNumber(a.local_scale_max) + ")");
+  if (a.local_size != 0 && a.local_size < kMinLocalViewSide)
+    throwBadInput("config: augment.local_size = " + std::to_string(a.local_size) + ": a local view needs at least " +
+                  std::to_string(kMinLocalViewSide) + " pixels a side (or 0 for 3/7 of the global side)");
   if (a.crop_ratio_min > a.crop_ratio_max)
     throwBadInput("config: augment.crop_ratio_min must not exceed augment.crop_ratio_max");
   if (a.blur_sigma_min > a.blur_sigma_max)

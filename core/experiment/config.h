@@ -77,6 +77,10 @@ struct DatasetConfig {
 
 // Random augmentation of one view. Applied in a fixed order (crop+flip, colour jitter,
 // grayscale, blur, solarize, normalise) so that the CUDA kernels can fuse the passes.
+// The smallest side of a local view the config accepts: the encoders halve a view's side
+// twice or more before pooling it.
+constexpr int64_t kMinLocalViewSide = 8;
+
 struct AugmentConfig {
   int64_t out_size = 0;  // output side; 0 = the dataset's image size
   bool crop = true;
@@ -91,6 +95,12 @@ struct AugmentConfig {
   int64_t blur_kernel = 0;  // odd kernel side; 0 = about a tenth of the image side
   double solarize_p = 0.0;
   double solarize_threshold = 0.5;
+  // Multi-crop (Caron et al. 2020, SwAV and DINO): small local views of each image beside the
+  // two global ones, drawn by the same pipeline with their own crop scales and side. Only the
+  // methods that compare views other than one pair use them (core/methods says which).
+  int64_t local_crops = 0;  // local views per image; 0 = the two global views only
+  int64_t local_size = 0;   // side of a local view; 0 = 3/7 of the global side (DINO: 96 of 224)
+  double local_scale_min = 0.05, local_scale_max = 0.4;
   std::vector<double> mean;  // per channel; empty = measured on the training set
   std::vector<double> std;
 };

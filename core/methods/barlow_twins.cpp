@@ -21,8 +21,8 @@ class BarlowTwinsImpl : public MethodImpl {
   torch::Tensor projection(BackboneImpl& online, const torch::Tensor& images) override {
     return head_->forward(online.forward(images));
   }
-  MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) override {
-    const torch::Tensor z = encodeViews(online, head_, views, step);
+  MethodOutput loss(BackboneImpl& online, const ViewBatch& views, const MethodStep& step) override {
+    const torch::Tensor z = encodeViews(online, head_, twoViewsOnly(views, "Barlow Twins"), step);
     markForwardDone(step);
     const auto zs = z.chunk(2, 0);
     return {barlowTwinsLoss(zs[0], zs[1], lambda_), {}};
@@ -39,6 +39,7 @@ MethodSpec barlowTwinsMethod() {
   return {"barlow_twins", "Barlow Twins",
           "makes the two views' projections agree dimension by dimension and decorrelates the dimensions; no negatives",
           "A lower learning rate or a wider projector (model.head_dims) usually fixes it.",
+          MultiCrop::No,
           {realSetting("lambda", 0.0, 0.0, 1.0,
                        "weight of the off-diagonal (redundancy) terms; 0 = 1/d for a d-dimensional projection "
                        "(the paper's 5e-3 suits d = 8192)")},

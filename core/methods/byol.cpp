@@ -25,20 +25,18 @@ class ByolImpl : public MethodImpl {
   }
   bool capturable() const override { return false; }
 
-  MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) override {
-    torch::Tensor p;
-    {
+  MethodOutput loss(BackboneImpl& online, const ViewBatch& views, const MethodStep& step) override {
+    const auto p = perView(views, [&](const torch::Tensor& x) {
       AutocastScope autocast(step.device_type, torch::kBFloat16, step.bf16);
-      p = predictor_->forward(head_->forward(online.forward(views)));
-    }
-    torch::Tensor t;
+      return predictor_->forward(head_->forward(online.forward(x)));
+    });
+    std::vector<torch::Tensor> t;  // the target sees the global views only
     {
       torch::NoGradGuard no_grad;
-      t = encodeViews(*target_.backbone, target_.head, views, step);
+      t = encodeViews(*target_.backbone, target_.head, views.global, step).chunk(2, 0);
     }
     markForwardDone(step);
-    const auto ps = p.chunk(2, 0), ts = t.chunk(2, 0);
-    return {0.5 * (negativeCosineSimilarity(ps[0], ts[1]) + negativeCosineSimilarity(ps[1], ts[0])), {}};
+    return {meanOverTargetPairs(p, t, negativeCosineSimilarity), {}};
   }
 
   void afterStep(BackboneImpl& online, int64_t steps_done, int64_t total_steps) override {
@@ -61,6 +59,7 @@ MethodSpec byolMethod() {
           "predicts a slowly moving target network's projection of the other view; no negatives, works at small batches",
           "A higher target momentum (method.byol.momentum, e.g. 0.996), a lower learning rate or stronger "
           "augmentations usually fix it.",
+          MultiCrop::GlobalToLocal,
           {realSetting("momentum", 0.99, 0.0, 1.0,
                        "EMA momentum of the target network at the start; it rises to 1 along a cosine"),
            integerSetting("predictor_hidden", 512, 2, 16384, "hidden width of the predictor")},

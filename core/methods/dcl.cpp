@@ -18,11 +18,12 @@ class DclImpl : public MethodImpl {
     return head_->forward(online.forward(images));
   }
   std::vector<std::string> metricNames() const override { return {"pos_acc"}; }
-  MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) override {
-    const torch::Tensor z = encodeViews(online, head_, views, step);
+  MethodOutput loss(BackboneImpl& online, const ViewBatch& views, const MethodStep& step) override {
+    const auto z = perView(views, [&](const torch::Tensor& x) { return encodeViews(online, head_, x, step); });
     markForwardDone(step);
-    const auto halves = z.chunk(2, 0);
-    return {dclLoss(halves[0], halves[1], temperature_, sigma_), {pairAccuracy(z)}};
+    const auto loss = meanOverViewPairs(
+        z, [&](const torch::Tensor& a, const torch::Tensor& b) { return dclLoss(a, b, temperature_, sigma_); });
+    return {loss, {pairAccuracy(torch::cat({z[0], z[1]}))}};
   }
 
  private:
@@ -41,6 +42,7 @@ MethodSpec dclMethod() {
   return {"dcl", "DCL",
           "SimCLR's loss without the positive in the denominator: learns well at small batch sizes",
           "A higher temperature (method.dcl.temperature) or a lower learning rate usually fixes it.",
+          MultiCrop::AllPairs,
           {temperatureSetting()},
           [](const MethodBuild& b) { return std::make_shared<DclImpl>(b, "dcl", 0.0); }};
 }
@@ -49,6 +51,7 @@ MethodSpec dclwMethod() {
   return {"dclw", "DCLW",
           "DCL with each positive pair weighted by its difficulty (negative von Mises-Fisher weights)",
           "A higher temperature (method.dclw.temperature) or a lower learning rate usually fixes it.",
+          MultiCrop::AllPairs,
           {temperatureSetting(),
            realSetting("sigma", 0.5, 0.01, 10.0, "scale of the positive pairs' weighting (smaller = sharper)")},
           [](const MethodBuild& b) { return std::make_shared<DclImpl>(b, "dclw", b.values("sigma")); }};

@@ -84,19 +84,19 @@ class DinoImpl : public MethodImpl {
     return warmup_temperature_ + (teacher_temperature_ - warmup_temperature_) * double(epoch) / double(warmup_epochs_ - 1);
   }
 
-  MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) override {
-    const torch::Tensor s = encodeViews(online, head_, views, step);
+  MethodOutput loss(BackboneImpl& online, const ViewBatch& views, const MethodStep& step) override {
+    // The student sees every view, the teacher the global ones only (DINO's multi-crop).
+    const auto s = perView(views, [&](const torch::Tensor& x) { return encodeViews(online, head_, x, step); });
     torch::Tensor t;
     {
       torch::NoGradGuard no_grad;
-      t = encodeViews(*target_.backbone, target_.head, views, step).to(torch::kFloat32);
+      t = encodeViews(*target_.backbone, target_.head, views.global, step).to(torch::kFloat32);
     }
     markForwardDone(step);
     const double tt = teacherTemperature(step.step / std::max<int64_t>(1, step.steps_per_epoch));
-    const auto ss = s.chunk(2, 0), ts = t.chunk(2, 0);
-    const auto loss = dinoLoss({ts[0], ts[1]}, {ss[0], ss[1]}, center_->value, tt, student_temperature_);
+    const auto loss = dinoLoss(t.chunk(2, 0), s, center_->value, tt, student_temperature_);
     pending_center_ = t.mean(0, /*keepdim=*/true);
-    return {loss, {torch::full({}, tt, torch::TensorOptions().dtype(torch::kFloat32).device(s.device()))}};
+    return {loss, {torch::full({}, tt, torch::TensorOptions().dtype(torch::kFloat32).device(t.device()))}};
   }
 
   void afterStep(BackboneImpl& online, int64_t steps_done, int64_t total_steps) override {
@@ -129,6 +129,7 @@ MethodSpec dinoMethod() {
           "a student matches a slowly moving teacher's sharpened, centred output over the other view; no negatives",
           "A lower teacher temperature (method.dino.teacher_temperature), a higher teacher momentum or a lower "
           "learning rate usually fixes it.",
+          MultiCrop::GlobalToLocal,
           {integerSetting("prototypes", 2048, 16, 65536, "output width of the head (DINO's K; 65536 on ImageNet)"),
            realSetting("student_temperature", 0.1, 0.001, 10.0, "temperature of the student's softmax"),
            realSetting("teacher_temperature", 0.04, 0.001, 10.0, "temperature of the teacher's softmax after warm-up"),

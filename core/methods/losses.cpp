@@ -163,6 +163,35 @@ torch::Tensor dinoLoss(const std::vector<torch::Tensor>& teacher, const std::vec
   return total / double(terms * batch);
 }
 
+torch::Tensor meanOverViewPairs(const std::vector<torch::Tensor>& z, const PairLoss& pair_loss) {
+  TORCH_CHECK(z.size() >= 2, "meanOverViewPairs needs two views or more");
+  torch::Tensor total;
+  int64_t terms = 0;
+  for (size_t a = 0; a < z.size(); ++a)
+    for (size_t b = a + 1; b < z.size(); ++b) {
+      const auto term = pair_loss(z[a], z[b]);
+      total = total.defined() ? total + term : term;
+      ++terms;
+    }
+  return terms == 1 ? total : total / double(terms);
+}
+
+torch::Tensor meanOverTargetPairs(const std::vector<torch::Tensor>& online, const std::vector<torch::Tensor>& target,
+                                  const PairLoss& pair_loss) {
+  TORCH_CHECK(!target.empty() && target.size() <= online.size() && online.size() >= 2,
+              "meanOverTargetPairs needs two views or more, the targets among them");
+  torch::Tensor total;
+  int64_t terms = 0;
+  for (size_t t = 0; t < target.size(); ++t)
+    for (size_t v = 0; v < online.size(); ++v) {
+      if (v == t) continue;  // a view does not predict itself
+      const auto term = pair_loss(online[v], target[t]);
+      total = total.defined() ? total + term : term;
+      ++terms;
+    }
+  return terms == 1 ? total : total / double(terms);
+}
+
 double cosineSchedule(int64_t step, int64_t max_steps, double start, double end) {
   if (max_steps <= 1 || step >= max_steps - 1) return end;
   const double pi = std::acos(-1.0);

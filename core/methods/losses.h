@@ -5,6 +5,7 @@
 // Barlow Twins, VICReg and DINO's cross-entropy; the cosine momentum schedule and the EMA
 // update. Inputs may be bf16; every loss computes in float32.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <torch/types.h>
@@ -54,6 +55,17 @@ torch::Tensor vicregLoss(const torch::Tensor& z0, const torch::Tensor& z1, doubl
 // log_softmax(s / student_temperature), averaged over the pairs of different views and the batch.
 torch::Tensor dinoLoss(const std::vector<torch::Tensor>& teacher, const std::vector<torch::Tensor>& student,
                        const torch::Tensor& center, double teacher_temperature, double student_temperature);
+
+// Multi-crop's combinations of a two-view loss over the views of a batch (the two global
+// views first, then the local ones), each term a pair_loss of [N, D] outputs:
+using PairLoss = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>;
+// the mean over every pair of views a < b of pair_loss(z[a], z[b]) (SimCLR, DCL: all pairs);
+// with two views, pair_loss(z[0], z[1]) itself.
+torch::Tensor meanOverViewPairs(const std::vector<torch::Tensor>& z, const PairLoss& pair_loss);
+// the mean over the targets t (outputs of the global views) and every other view v != t of
+// pair_loss(online[v], target[t]) (BYOL, SimSiam: global to local, as DINO's loss pairs views).
+torch::Tensor meanOverTargetPairs(const std::vector<torch::Tensor>& online, const std::vector<torch::Tensor>& target,
+                                  const PairLoss& pair_loss);
 
 // BYOL's momentum schedule: from start at step 0 to end at step max_steps - 1 along half a
 // cosine (end from there on, and throughout when max_steps <= 1).

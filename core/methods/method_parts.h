@@ -21,6 +21,20 @@ torch::Tensor encodeViews(BackboneImpl& backbone, Head& head, const torch::Tenso
   return head->forward(backbone.forward(x));
 }
 
+// encode applied to the global views and, in a pass of its own (they are smaller), to the
+// local ones, split into one [N, D] output per view: the two global views, then the local ones.
+template <typename Encode>
+std::vector<torch::Tensor> perView(const ViewBatch& views, Encode&& encode) {
+  std::vector<torch::Tensor> out = encode(views.global).chunk(2, 0);
+  if (views.local.defined())
+    for (auto& part : encode(views.local).chunk(views.localCount(), 0)) out.push_back(part);
+  return out;
+}
+
+// The global views of a method that compares exactly two views (its spec says MultiCrop::No;
+// the config check keeps local views away from it).
+const torch::Tensor& twoViewsOnly(const ViewBatch& views, const std::string& method);
+
 inline void markForwardDone(const MethodStep& step) {
   if (step.forward_done) step.forward_done();
 }

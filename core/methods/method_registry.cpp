@@ -66,6 +66,28 @@ void checkMethodConfig(const MethodConfig& method) {
   }
 }
 
+std::string multiCropMethodTitles() {
+  std::string titles;
+  for (const auto& spec : methodSpecs())
+    if (spec.multi_crop != MultiCrop::No) titles += (titles.empty() ? "" : ", ") + spec.title;
+  return titles;
+}
+
+void checkMethodConfig(const MethodConfig& method, const AugmentConfig& augment) {
+  checkMethodConfig(method);
+  const MethodSpec& spec = *findMethodSpec(method.name);
+  if (augment.local_crops > 0 && spec.multi_crop == MultiCrop::No)
+    throwBadInput("config: augment.local_crops = " + std::to_string(augment.local_crops) + ": " + spec.title +
+                  " compares two views only; set it to 0, or choose a method that uses local views (" +
+                  multiCropMethodTitles() + ")");
+}
+
+const torch::Tensor& twoViewsOnly(const ViewBatch& views, const std::string& method) {
+  if (views.local.defined())
+    throw std::logic_error(method + " compares two views only, but local views reached it (the config check stops them)");
+  return views.global;
+}
+
 MethodValues methodValues(const MethodConfig& method) {
   checkMethodConfig(method);
   const MethodSpec& spec = *findMethodSpec(method.name);

@@ -47,6 +47,13 @@ struct MethodBuild {
   std::function<std::shared_ptr<BackboneImpl>()> make_backbone;
 };
 
+// How a method uses multi-crop's local views (augment.local_crops).
+enum class MultiCrop {
+  No,             // it compares exactly two views (MoCo's queue, Barlow Twins' and VICReg's statistics)
+  AllPairs,       // its loss over every pair of views (SimCLR, DCL)
+  GlobalToLocal,  // every view predicts each global view's target (BYOL, SimSiam, DINO)
+};
+
 struct MethodSpec {
   std::string name;     // method.name
   std::string title;    // what the studio lists ("BYOL")
@@ -54,6 +61,7 @@ struct MethodSpec {
   // What usually stops this method's embeddings from collapsing, in the user's words: the
   // second half of the warning a run prints when they collapse (core/eval/embedding_health.h).
   std::string collapse_hint;
+  MultiCrop multi_crop = MultiCrop::No;
   std::vector<MethodSetting> settings;
   std::function<std::shared_ptr<MethodImpl>(const MethodBuild&)> make;
 };
@@ -66,6 +74,11 @@ const MethodSpec* findMethodSpec(const std::string& name);
 // Checks method.name and the settings of every method block the config holds; BadInput
 // names the key, the value and what was expected.
 void checkMethodConfig(const MethodConfig& method);
+// The same, and that the method uses local views when the augmentation draws them.
+void checkMethodConfig(const MethodConfig& method, const AugmentConfig& augment);
+// The methods that use local views, by title ("SimCLR, DCL, ..."): what the studio and the
+// config check name when local views are asked of a method that does not use them.
+std::string multiCropMethodTitles();
 // The selected method's settings with its defaults filled in (what a run saves and trains
 // with), after checkMethodConfig.
 MethodConfig resolvedMethodConfig(const MethodConfig& method);

@@ -39,12 +39,13 @@ class MocoImpl : public MethodImpl {
   std::vector<std::string> metricNames() const override { return {"pos_acc"}; }
   bool capturable() const override { return false; }
 
-  MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) override {
-    const torch::Tensor q = encodeViews(online, head_, views, step);
+  MethodOutput loss(BackboneImpl& online, const ViewBatch& views, const MethodStep& step) override {
+    const torch::Tensor& two = twoViewsOnly(views, "MoCo");
+    const torch::Tensor q = encodeViews(online, head_, two, step);
     torch::Tensor k;
     {
       torch::NoGradGuard no_grad;
-      k = torch::nn::functional::normalize(encodeViews(*target_.backbone, target_.head, views, step).to(torch::kFloat32),
+      k = torch::nn::functional::normalize(encodeViews(*target_.backbone, target_.head, two, step).to(torch::kFloat32),
                                            torch::nn::functional::NormalizeFuncOptions().dim(1));
     }
     markForwardDone(step);
@@ -83,6 +84,7 @@ MethodSpec mocoMethod() {
   return {"moco", "MoCo v2",
           "contrasts against a queue of keys from a slowly moving copy of the encoder: many negatives at a small batch",
           "A higher momentum (method.moco.momentum), a higher temperature or a lower learning rate usually fixes it.",
+          MultiCrop::No,
           {realSetting("temperature", 0.2, 0.01, 10.0, "softmax temperature of the contrastive loss"),
            integerSetting("queue_size", 4096, 16, 1 << 20, "keys kept as negatives (a few times the batch or more)"),
            realSetting("momentum", 0.99, 0.0, 1.0,

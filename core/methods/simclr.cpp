@@ -16,13 +16,18 @@ class SimClrImpl : public MethodImpl {
     return head_->forward(online.forward(images));
   }
   std::vector<std::string> metricNames() const override { return {"pos_acc"}; }
-  MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) override {
-    const torch::Tensor z = encodeViews(online, head_, views, step);
+  MethodOutput loss(BackboneImpl& online, const ViewBatch& views, const MethodStep& step) override {
+    const auto z = perView(views, [&](const torch::Tensor& x) { return encodeViews(online, head_, x, step); });
     markForwardDone(step);
     // The loss in float32, outside autocast: cosine similarities over a temperature need
-    // more than bf16's 8 bits.
-    NtXentResult r = ntXentLoss(z, temperature_);
-    return {r.loss, {r.pos_accuracy}};
+    // more than bf16's 8 bits. With local views, the mean over every pair of views.
+    torch::Tensor pos_accuracy;
+    const auto loss = meanOverViewPairs(z, [&](const torch::Tensor& a, const torch::Tensor& b) {
+      NtXentResult r = ntXentLoss(torch::cat({a, b}), temperature_);
+      if (!pos_accuracy.defined()) pos_accuracy = r.pos_accuracy;  // the first pair: the two global views
+      return r.loss;
+    });
+    return {loss, {pos_accuracy}};
   }
 
  private:
@@ -38,6 +43,7 @@ MethodSpec simclrMethod() {
           "best with large batches",
           "A higher temperature (method.simclr.temperature), a lower learning rate or stronger augmentations usually "
           "fix it.",
+          MultiCrop::AllPairs,
           {realSetting("temperature", 0.5, 0.01, 10.0, "softmax temperature of the contrastive loss")},
           [](const MethodBuild& b) { return std::make_shared<SimClrImpl>(b); }};
 }

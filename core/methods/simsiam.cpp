@@ -20,16 +20,20 @@ class SimSiamImpl : public MethodImpl {
     return head_->forward(online.forward(images));
   }
 
-  MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) override {
-    torch::Tensor z, p;
-    {
+  MethodOutput loss(BackboneImpl& online, const ViewBatch& views, const MethodStep& step) override {
+    // Projections and predictions of each view; the global views' projections, their gradient
+    // stopped, are the targets.
+    std::vector<torch::Tensor> z, p;
+    auto pass = [&](const torch::Tensor& x, int64_t views_in_pass) {
       AutocastScope autocast(step.device_type, torch::kBFloat16, step.bf16);
-      z = head_->forward(online.forward(views));
-      p = predictor_->forward(z);
-    }
+      const auto projection = head_->forward(online.forward(x));
+      for (auto& part : projection.detach().chunk(views_in_pass, 0)) z.push_back(part);
+      for (auto& part : predictor_->forward(projection).chunk(views_in_pass, 0)) p.push_back(part);
+    };
+    pass(views.global, 2);
+    if (views.local.defined()) pass(views.local, views.localCount());
     markForwardDone(step);
-    const auto zs = z.detach().chunk(2, 0), ps = p.chunk(2, 0);
-    return {0.5 * (negativeCosineSimilarity(ps[0], zs[1]) + negativeCosineSimilarity(ps[1], zs[0])), {}};
+    return {meanOverTargetPairs(p, {z[0], z[1]}, negativeCosineSimilarity), {}};
   }
 
  private:
@@ -43,6 +47,7 @@ MethodSpec simsiamMethod() {
           "predicts the other view's projection with its gradient stopped; no negatives and no momentum network",
           "A lower learning rate, more weight decay or a narrower predictor (method.simsiam.predictor_hidden) usually "
           "fixes it.",
+          MultiCrop::GlobalToLocal,
           {integerSetting("predictor_hidden", 64, 2, 16384,
                           "hidden width of the predictor (a bottleneck: about a quarter of the projection)")},
           [](const MethodBuild& b) { return std::make_shared<SimSiamImpl>(b); }};

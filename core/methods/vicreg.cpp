@@ -20,8 +20,8 @@ class VicregImpl : public MethodImpl {
   torch::Tensor projection(BackboneImpl& online, const torch::Tensor& images) override {
     return head_->forward(online.forward(images));
   }
-  MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) override {
-    const torch::Tensor z = encodeViews(online, head_, views, step);
+  MethodOutput loss(BackboneImpl& online, const ViewBatch& views, const MethodStep& step) override {
+    const torch::Tensor z = encodeViews(online, head_, twoViewsOnly(views, "VICReg"), step);
     markForwardDone(step);
     const auto zs = z.chunk(2, 0);
     return {vicregLoss(zs[0], zs[1], invariance_, variance_, covariance_, eps_), {}};
@@ -38,6 +38,7 @@ MethodSpec vicregMethod() {
   return {"vicreg", "VICReg",
           "keeps the views' projections close while holding every dimension's variance up and their covariance down",
           "A higher variance weight (method.vicreg.variance_weight) or a lower learning rate usually fixes it.",
+          MultiCrop::No,
           {realSetting("invariance_weight", 25.0, 0.0, 1000.0, "weight of the views' mean squared distance"),
            realSetting("variance_weight", 25.0, 0.0, 1000.0, "weight of the standard-deviation hinge"),
            realSetting("covariance_weight", 1.0, 0.0, 1000.0, "weight of the off-diagonal covariance"),

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <c10/core/DeviceType.h>
@@ -30,6 +31,18 @@ struct MethodStep {
   std::function<void()> forward_done;
 };
 
+// A training step's views. global: [2N, C, S, S], rows i and i+N the two global views of
+// image i. local (multi-crop, undefined without it): [L*N, C, s, s], row l*N + i the l-th
+// local view of image i, smaller than the global ones (s < S), so a separate encoder pass.
+struct ViewBatch {
+  torch::Tensor global, local;
+  ViewBatch() = default;
+  ViewBatch(torch::Tensor global_views, torch::Tensor local_views = {})  // NOLINT: a tensor is a two-view batch
+      : global(std::move(global_views)), local(std::move(local_views)) {}
+  int64_t images() const { return global.size(0) / 2; }
+  int64_t localCount() const { return local.defined() ? local.size(0) / images() : 0; }
+};
+
 struct MethodOutput {
   torch::Tensor loss;                  // float32 scalar, differentiable
   std::vector<torch::Tensor> metrics;  // float32 scalars, in metricNames() order
@@ -41,10 +54,10 @@ class MethodImpl : public torch::nn::Module {
   virtual std::string name() const = 0;
   // Names of the per-step scalars loss() returns beside the loss (e.g. "pos_acc").
   virtual std::vector<std::string> metricNames() const { return {}; }
-  // The loss of one batch: views is [2N, C, H, W], rows i and i+N two views of image i.
-  // Pure with respect to the method's state (the out-of-memory probe calls it on batches
+  // The loss of one batch of views (two global views per image, and local ones with
+  // multi-crop for the methods whose spec says they use them). Pure with respect to the method's state (the out-of-memory probe calls it on batches
   // that are then thrown away); state changes wait for afterStep.
-  virtual MethodOutput loss(BackboneImpl& online, const torch::Tensor& views, const MethodStep& step) = 0;
+  virtual MethodOutput loss(BackboneImpl& online, const ViewBatch& views, const MethodStep& step) = 0;
   // After each optimizer step (steps_done counts it): EMA targets, queues, centres.
   virtual void afterStep(BackboneImpl& /*online*/, int64_t /*steps_done*/, int64_t /*total_steps*/) {}
   // Sets the method's state from the online network: the EMA target becomes a copy of it.
@@ -52,8 +65,8 @@ class MethodImpl : public torch::nn::Module {
   virtual void startFrom(BackboneImpl& /*online*/) {}
   // The online network's output for images, before any predictor: what the loss compares.
   virtual torch::Tensor projection(BackboneImpl& online, const torch::Tensor& images) = 0;
-  // Whether loss() can be captured once as a CUDA graph and replayed: true for methods with
-  // no state changing between steps (a target or queue updated in afterStep is fine only when
+  // Whether loss() can be captured once as a CUDA graph and replayed (two-view batches only:
+  // multi-crop runs train eagerly): true for methods with no state changing between steps (a target or queue updated in afterStep is fine only when
   // updated in place; methods that cannot promise it say false and train eagerly).
   virtual bool capturable() const { return true; }
 };
@@ -68,7 +81,7 @@ class ContrastiveModelImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x) { return method_->projection(*backbone_, x); }
   BackboneImpl& backbone() { return *backbone_; }
   MethodImpl& method() { return *method_; }
-  MethodOutput loss(const torch::Tensor& views, const MethodStep& step) {
+  MethodOutput loss(const ViewBatch& views, const MethodStep& step) {
     return method_->loss(*backbone_, views, step);
   }
 

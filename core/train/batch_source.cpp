@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <vector>
 
 #include "core/augment/augment_fused.h"
 #include "core/device/device_kernels.h"
@@ -38,6 +39,25 @@ void BatchSource::stop() {
   expected_step_ = -1;
 }
 
+namespace {
+
+// The reference pipeline on `parts` blocks of views, each block one view of every image of
+// `images` (the table's rows part * N + i): one apply per block, as the preview draws them.
+torch::Tensor applyInParts(const Augmenter& augmenter, const torch::Tensor& images, const torch::Tensor& table,
+                           int64_t parts, bool channels_last) {
+  const int64_t count = table.size(0) / parts;
+  std::vector<torch::Tensor> blocks;
+  for (int64_t part = 0; part < parts; ++part) {
+    AugmentParams params;
+    params.table = table.slice(0, part * count, (part + 1) * count);
+    blocks.push_back(augmenter.apply(images, params));
+  }
+  auto views = torch::cat(blocks);
+  return channels_last ? views.contiguous(torch::MemoryFormat::ChannelsLast) : views;
+}
+
+}  // namespace
+
 BatchSource::Prepared BatchSource::prepareHost(int64_t step, int64_t count, Order& order, bool use_threads) const {
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -51,23 +71,27 @@ BatchSource::Prepared BatchSource::prepareHost(int64_t step, int64_t count, Orde
   }
   const int64_t offset = (step % o.steps_per_epoch) * o.batch_size;
   const auto idx = order.perm.slice(0, offset, offset + count);
-  // Two tables from one generator, the first view's then the second's (the preview draws alike).
+  // The tables from one generator: the first global view's, the second's (the preview draws
+  // alike), then the local views', block by block.
   auto gen = makeStepGenerator(o.seed, step, /*stream=*/0);
-  const auto p1 = augmenter_.sample(count, gen);
-  const auto p2 = augmenter_.sample(count, gen);
-
   Prepared p;
   p.step = step;
-  p.table = torch::cat({p1.table, p2.table});
-  const bool cuda = o.device.is_cuda();
-  if (!cuda) {
+  p.global.table = torch::cat({augmenter_.sample(count, gen).table, augmenter_.sample(count, gen).table});
+  const int64_t locals = o.local_augmenter ? o.local_crops : 0;
+  if (locals > 0) p.local.table = o.local_augmenter->sample(count * locals, gen).table;
+
+  if (!o.device.is_cuda()) {
     if (o.plan.fused_augment) {
-      p.views = applyFusedCpu(augmenter_, host_images_, torch::cat({idx, idx}), p.table, /*normalize=*/true,
-                              o.plan.channels_last, use_threads);
+      p.global.views = applyFusedCpu(augmenter_, host_images_, torch::cat({idx, idx}), p.global.table,
+                                     /*normalize=*/true, o.plan.channels_last, use_threads);
+      if (locals > 0)
+        p.local.views = applyFusedCpu(*o.local_augmenter, host_images_, idx.repeat({locals}), p.local.table,
+                                      /*normalize=*/true, o.plan.channels_last, use_threads);
     } else {
       const auto batch = host_images_.index_select(0, idx);
-      p.views = torch::cat({augmenter_.apply(batch, p1), augmenter_.apply(batch, p2)});
-      if (o.plan.channels_last) p.views = p.views.contiguous(torch::MemoryFormat::ChannelsLast);
+      p.global.views = applyInParts(augmenter_, batch, p.global.table, 2, o.plan.channels_last);
+      if (locals > 0)
+        p.local.views = applyInParts(*o.local_augmenter, batch, p.local.table, locals, o.plan.channels_last);
     }
     p.work_seconds = seconds();
     return p;
@@ -75,36 +99,47 @@ BatchSource::Prepared BatchSource::prepareHost(int64_t step, int64_t count, Orde
   // CUDA: the device does the augmentation; the host hands over indices and tables (and
   // the batch's images when they do not live on the device), pinned for async copies.
   if (o.plan.resident) {
-    p.indices = torch::cat({idx, idx}).pin_memory();
+    p.global.indices = torch::cat({idx, idx});
+    if (locals > 0) p.local.indices = idx.repeat({locals});
   } else {
     p.batch = host_images_.index_select(0, idx).pin_memory();
     const auto rows = torch::arange(count, torch::kLong);
-    p.indices = torch::cat({rows, rows}).pin_memory();
+    p.global.indices = torch::cat({rows, rows});
+    if (locals > 0) p.local.indices = rows.repeat({locals});
   }
-  p.pipeline = augmenter_.pipeline(p.table, /*normalize=*/true, o.plan.channels_last);
-  if (o.plan.fused_augment && p.pipeline.blur) p.weights = augmenter_.blurWeights(p.table).pin_memory();
-  p.table = p.table.pin_memory();
+  prepareForDevice(augmenter_, p.global);
+  if (locals > 0) prepareForDevice(*o.local_augmenter, p.local);
   p.work_seconds = seconds();
   return p;
 }
 
-torch::Tensor BatchSource::finish(Prepared& p) const {
+void BatchSource::prepareForDevice(const Augmenter& augmenter, ViewWork& w) const {
+  w.indices = w.indices.pin_memory();
+  w.pipeline = augmenter.pipeline(w.table, /*normalize=*/true, options_.plan.channels_last);
+  if (options_.plan.fused_augment && w.pipeline.blur) w.weights = augmenter.blurWeights(w.table).pin_memory();
+  w.table = w.table.pin_memory();
+}
+
+torch::Tensor BatchSource::finishOnDevice(const Augmenter& augmenter, const ViewWork& w, const torch::Tensor& batch,
+                                          int64_t parts) const {
   const auto& o = options_;
-  if (!o.device.is_cuda()) return p.views;
   auto upload = [&](const torch::Tensor& t) { return t.to(o.device, /*non_blocking=*/true); };
-  const int64_t count = p.table.size(0) / 2;
-  if (o.plan.fused_augment) {
-    const auto src = o.plan.resident ? device_images_ : upload(p.batch);
-    return deviceKernels()->augment_views(src, upload(p.indices), upload(p.table),
-                                          p.weights.defined() ? upload(p.weights) : torch::Tensor(), p.pipeline);
-  }
-  const auto batch =
-      o.plan.resident ? device_images_.index_select(0, upload(p.indices.slice(0, 0, count))) : upload(p.batch);
-  AugmentParams p1, p2;
-  p1.table = p.table.slice(0, 0, count);
-  p2.table = p.table.slice(0, count, 2 * count);
-  auto views = torch::cat({augmenter_.apply(batch, p1), augmenter_.apply(batch, p2)});
-  return o.plan.channels_last ? views.contiguous(torch::MemoryFormat::ChannelsLast) : views;
+  if (o.plan.fused_augment)
+    return deviceKernels()->augment_views(o.plan.resident ? device_images_ : batch, upload(w.indices), upload(w.table),
+                                          w.weights.defined() ? upload(w.weights) : torch::Tensor(), w.pipeline);
+  const int64_t count = w.table.size(0) / parts;
+  const auto images =
+      o.plan.resident ? device_images_.index_select(0, upload(w.indices.slice(0, 0, count))) : batch;
+  return applyInParts(augmenter, images, w.table, parts, o.plan.channels_last);
+}
+
+ViewBatch BatchSource::finish(Prepared& p) const {
+  const auto& o = options_;
+  if (!o.device.is_cuda()) return {p.global.views, p.local.views};
+  const auto batch = p.batch.defined() ? p.batch.to(o.device, /*non_blocking=*/true) : torch::Tensor();
+  ViewBatch views(finishOnDevice(augmenter_, p.global, batch, 2));
+  if (p.local.table.defined()) views.local = finishOnDevice(*o.local_augmenter, p.local, batch, o.local_crops);
+  return views;
 }
 
 void BatchSource::produce(int64_t first_step) {
@@ -147,9 +182,9 @@ void BatchSource::startThread(int64_t first_step) {
   thread_ = std::thread([this, first_step] { produce(first_step); });
 }
 
-torch::Tensor BatchSource::views(int64_t step) {
+ViewBatch BatchSource::views(int64_t step) {
   const auto t0 = std::chrono::steady_clock::now();
-  torch::Tensor result;
+  ViewBatch result;
   if (options_.plan.prefetch <= 0 || step >= options_.end_step) {
     Prepared p = prepareHost(step, options_.batch_size, order_, /*use_threads=*/true);
     last_work_seconds_ = p.work_seconds;
@@ -179,7 +214,7 @@ torch::Tensor BatchSource::views(int64_t step) {
   return result;
 }
 
-torch::Tensor BatchSource::probeViews(int64_t step, int64_t count) {
+ViewBatch BatchSource::probeViews(int64_t step, int64_t count) {
   Order order;
   Prepared p = prepareHost(step, std::min(count, options_.batch_size), order, /*use_threads=*/true);
   return finish(p);

@@ -4,7 +4,9 @@
 // seeded by (seed, step), so a resumed run sees exactly the views the uninterrupted one
 // saw. With prefetching, the host's share of the work (sampling, gathering, and on the CPU
 // the augmentation itself) runs ahead on a background thread through a bounded queue:
-// that changes when the work happens, never what it computes.
+// that changes when the work happens, never what it computes. With multi-crop, each step also
+// has local views, drawn after the global ones from the step's generator (so a run's global
+// views do not depend on how many local ones it draws) by an augmenter of their own.
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -17,6 +19,7 @@
 
 #include "core/augment/augment.h"
 #include "core/device/engine_plan.h"
+#include "core/model/method.h"
 
 namespace studio {
 
@@ -27,6 +30,10 @@ struct BatchSourceOptions {
   int64_t end_step = 0;  // the background thread prepares steps up to here (exclusive)
   c10::Device device{c10::kCPU};
   EnginePlan plan;
+  // Multi-crop: local views per image and the augmenter that draws them (localViewConfig);
+  // none when local_crops is 0.
+  int64_t local_crops = 0;
+  const Augmenter* local_augmenter = nullptr;
 };
 
 class BatchSource {
@@ -38,13 +45,13 @@ class BatchSource {
   BatchSource(const BatchSource&) = delete;
   BatchSource& operator=(const BatchSource&) = delete;
 
-  // The 2B views of `step` on the training device (float32, normalised; rows i and i+B
-  // are the two views of one image). Steps are expected in order; any other step is
-  // computed afresh (the queue restarts there).
-  torch::Tensor views(int64_t step);
+  // The views of `step` on the training device (float32, normalised): 2B global ones (rows i
+  // and i+B the two views of one image) and, with multi-crop, L*B local ones. Steps are
+  // expected in order; any other step is computed afresh (the queue restarts there).
+  ViewBatch views(int64_t step);
   // The same pipeline on the first `count` images of `step`, computed now on this thread
   // (the out-of-memory probe's smaller batches).
-  torch::Tensor probeViews(int64_t step, int64_t count);
+  ViewBatch probeViews(int64_t step, int64_t count);
   // Stops the background thread and frees the queue (idempotent).
   void stop();
 
@@ -55,15 +62,19 @@ class BatchSource {
   const torch::Tensor& deviceImages() const { return device_images_; }
 
  private:
+  // One augmenter's share of a step's host work (the global views', or the local ones').
+  struct ViewWork {
+    torch::Tensor indices;  // int64 [V] rows of the images (resident) or of the step's `batch`
+    torch::Tensor table;    // float32 [V, kAugmentColumns]
+    torch::Tensor weights;  // float32 [V, K] when some view is blurred (kernels)
+    torch::Tensor views;    // CPU device: the finished views
+    augmath::Pipeline pipeline;
+  };
   // A step's host-side work: indices and tables, and on the CPU the finished views.
   struct Prepared {
     int64_t step = -1;
-    torch::Tensor indices;  // int64 [2B] rows of the images (resident) or of `batch`
-    torch::Tensor table;    // float32 [2B, kAugmentColumns]
-    torch::Tensor weights;  // float32 [2B, K] when some view is blurred (kernels)
-    torch::Tensor batch;    // uint8 [B,C,H,W] gathered on the host (CUDA, not resident)
-    torch::Tensor views;    // CPU device: the finished views
-    augmath::Pipeline pipeline;
+    ViewWork global, local;  // local: multi-crop only
+    torch::Tensor batch;     // uint8 [B,C,H,W] gathered on the host (CUDA, not resident)
     double work_seconds = 0;  // host time spent preparing this step
   };
   struct Order {
@@ -72,7 +83,11 @@ class BatchSource {
   };
 
   Prepared prepareHost(int64_t step, int64_t count, Order& order, bool use_threads) const;
-  torch::Tensor finish(Prepared& prepared) const;
+  // The CUDA device's share of one ViewWork: the upload and the augmentation.
+  void prepareForDevice(const Augmenter& augmenter, ViewWork& work) const;
+  torch::Tensor finishOnDevice(const Augmenter& augmenter, const ViewWork& work, const torch::Tensor& batch,
+                               int64_t parts) const;
+  ViewBatch finish(Prepared& prepared) const;
   void startThread(int64_t first_step);
   void produce(int64_t first_step);
 

@@ -96,6 +96,7 @@ struct PreparedRun {
   DatasetSplits data;
   int64_t steps_per_epoch = 0, total_steps = 0, last_step = 0;
   std::unique_ptr<Augmenter> augmenter;
+  std::unique_ptr<Augmenter> local_augmenter;  // multi-crop's local views; null without them
   EnginePlan plan;
   ContrastiveModel model{nullptr};
   std::unique_ptr<TrainingOptimizer> optimizer;
@@ -104,6 +105,7 @@ struct PreparedRun {
 
 PreparedRun prepareRun(ExperimentConfig& config, const RunFolder& folder, bool resuming, ScopedTorchState& torch_state) {
   PreparedRun p;
+  checkMethodConfig(config.method, config.augment);  // before the data loads: a bad method fails at once
   torch_state.setThreads(config.train.threads);
   p.device = resolveDevice(config.train.device);
   p.data = loadDataset(config.dataset, config.train.seed);
@@ -121,6 +123,9 @@ PreparedRun prepareRun(ExperimentConfig& config, const RunFolder& folder, bool r
 
   const Dataset& train = p.data.train;
   p.augmenter = std::make_unique<Augmenter>(config.augment, train.channels(), train.height(), train.width());
+  if (config.augment.local_crops > 0)
+    p.local_augmenter = std::make_unique<Augmenter>(localViewConfig(config.augment, p.augmenter->outSize()),
+                                                    train.channels(), train.height(), train.width());
   p.plan = planEngine(config.engine, p.device, train.images.numel(), queryDeviceFacts(p.device));
   torch_state.applyPlan(p.plan);
   torch_state.seed(tc.seed);
@@ -136,6 +141,10 @@ PreparedRun prepareRun(ExperimentConfig& config, const RunFolder& folder, bool r
   if (p.plan.cuda_graph && !p.model->method().capturable()) {
     p.plan.cuda_graph = false;
     p.plan.notes.push_back("no CUDA graph: " + config.method.name + " updates its target, queue or centre between steps");
+  }
+  if (p.plan.cuda_graph && p.local_augmenter) {
+    p.plan.cuda_graph = false;
+    p.plan.notes.push_back("no CUDA graph: local views (multi-crop) train eagerly");
   }
   p.model->backbone().freezeStages(config.optim.freeze_stages);  // before the optimizer: frozen = not optimised
   p.model->to(p.device);
@@ -298,6 +307,8 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
     source_options.end_step = last_step;
     source_options.device = device;
     source_options.plan = plan;
+    source_options.local_crops = config_.augment.local_crops;
+    source_options.local_augmenter = p.local_augmenter.get();
     BatchSource source(data.train.images, augmenter, source_options);
 
     if (!init_text.empty()) emit(infoRecord(0, init_text));
@@ -305,6 +316,9 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
         step, (resuming_ && step > 0 ? "resuming at step " + std::to_string(step) + " of " : "training ") +
                   std::to_string(last_step) + " steps on " + describeDevice(device) + ": " + std::to_string(n) +
                   " images, batch " + std::to_string(tc.batch_size) + "; " + plan.summary());
+    if (p.local_augmenter)
+      plan_record.text += "; multi-crop: " + std::to_string(config_.augment.local_crops) + " local views of " +
+                          std::to_string(p.local_augmenter->outSize()) + " px per image";
     for (const auto& note : plan.notes) plan_record.text += "; " + note;
     plan_record.values = {{"total_steps", double(last_step)}, {"steps_per_epoch", double(steps_per_epoch)}};
     emit(plan_record);
@@ -335,7 +349,7 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
     double step_seconds_ema = 0;
     StepTimes times;
     bool in_optimizer_step = false, in_evaluation = false;
-    torch::Tensor fixed_views;  // benchmarks: the first step's views, reused
+    ViewBatch fixed_views;  // benchmarks: the first step's views, reused
     try {
       while (step < last_step && !cancel_.load()) {
         if (pause_.load()) {
@@ -344,9 +358,9 @@ TrainOutcome Trainer::run(const MetricsCallback& on_metrics) {
         }
         const auto t0 = Clock::now();
         const bool profiling = profiling_.load();
-        torch::Tensor views;
+        ViewBatch views;
         if (fixed_views_) {
-          if (!fixed_views.defined()) fixed_views = source.views(step);
+          if (!fixed_views.global.defined()) fixed_views = source.views(step);
           views = fixed_views;
         } else {
           views = source.views(step);

@@ -32,7 +32,7 @@ TrainingStep::TrainingStep(ContrastiveModel& model, const EnginePlan& plan, cons
     });
 }
 
-MethodOutput TrainingStep::forwardBackward(const torch::Tensor& views, int64_t step, StepTimes* times) {
+MethodOutput TrainingStep::forwardBackward(const ViewBatch& views, int64_t step, StepTimes* times) {
   auto since = Clock::now();
   auto mark = [&](double* slot) {
     if (!times) return;
@@ -51,7 +51,7 @@ MethodOutput TrainingStep::forwardBackward(const torch::Tensor& views, int64_t s
   return result;
 }
 
-MethodOutput TrainingStep::run(const torch::Tensor& views, int64_t step, TrainingOptimizer& optimizer, StepTimes* times) {
+MethodOutput TrainingStep::run(const ViewBatch& views, int64_t step, TrainingOptimizer& optimizer, StepTimes* times) {
   if (!graph_) {
     optimizer.zeroGrad();
     return forwardBackward(views, step, times);
@@ -59,7 +59,8 @@ MethodOutput TrainingStep::run(const torch::Tensor& views, int64_t step, Trainin
   // Once captured, the replays write the gradients in place: they are not reset.
   if (!graph_->captured()) optimizer.zeroGrad();
   const auto t_pass = Clock::now();
-  const auto outputs = graph_->run(views);
+  TORCH_CHECK(!views.local.defined(), "TrainingStep: a captured step takes two-view batches only");
+  const auto outputs = graph_->run(views.global);
   MethodOutput result;
   result.loss = outputs[0];
   result.metrics.assign(outputs.begin() + 1, outputs.end());

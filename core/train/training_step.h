@@ -34,9 +34,10 @@ class TrainingStep {
   // graph's replays write them in place instead). times, when given, receives the forward,
   // loss and backward phases, the device synchronised between them.
   // step: optimizer steps done before this one.
-  MethodOutput run(const torch::Tensor& views, int64_t step, TrainingOptimizer& optimizer, StepTimes* times);
+  // A captured graph replays two-view batches only (the plan has no graph with multi-crop).
+  MethodOutput run(const ViewBatch& views, int64_t step, TrainingOptimizer& optimizer, StepTimes* times);
   // The eager pass alone (gradients accumulate): what the out-of-memory probe runs.
-  MethodOutput forwardBackward(const torch::Tensor& views, int64_t step, StepTimes* times);
+  MethodOutput forwardBackward(const ViewBatch& views, int64_t step, StepTimes* times);
 
  private:
   ContrastiveModel& model_;

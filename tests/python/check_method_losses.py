@@ -18,6 +18,11 @@ def load(path):
     return torch.from_numpy(np.load(path))
 
 
+def mean_over_pairs(views, loss_fn):
+    terms = [loss_fn(views[a], views[b]) for a in range(len(views)) for b in range(a + 1, len(views))]
+    return (sum(terms) / len(terms)).item()
+
+
 def run(job):
     kind, p = job["kind"], job.get("params", {})
     x = [load(f) for f in job.get("inputs", [])]
@@ -50,6 +55,23 @@ def run(job):
         loss_fn.center = center.reshape(1, 1, -1).clone()
         loss = loss_fn([t0, t1], [s0, s1], teacher_temp=p["teacher_temperature"]).item()
         return {"loss": loss, "center": loss_fn.center.reshape(-1).tolist()}
+    # Multi-crop (the two global views first, then the local ones): pairwise losses averaged
+    # over every pair of views, and the global-to-local pairs of BYOL and SimSiam, as
+    # lightly's DINOLoss pairs a teacher's global views with every other student view.
+    if kind == "ntxent_multi":
+        loss_fn = NTXentLoss(temperature=p["temperature"])
+        return mean_over_pairs(x, loss_fn)
+    if kind == "dcl_multi":
+        return mean_over_pairs(x, DCLLoss(temperature=p["temperature"]))
+    if kind == "negative_cosine_multi":
+        targets, online = x[:p["targets"]], x[p["targets"]:]
+        loss_fn = NegativeCosineSimilarity()
+        terms = [loss_fn(online[v], targets[t]) for t in range(len(targets)) for v in range(len(online)) if v != t]
+        return (sum(terms) / len(terms)).item()
+    if kind == "dino_multi":
+        targets, student = x[:p["targets"]], x[p["targets"]:]
+        loss_fn = DINOLoss(output_dim=student[0].shape[1], student_temp=p["student_temperature"])
+        return loss_fn(targets, student, teacher_temp=p["teacher_temperature"]).item()
     if kind == "cosine_schedule":
         return [cosine_schedule(s, p["max_steps"], p["start"], p["end"]) for s in p["steps"]]
     if kind == "ema":
