@@ -45,8 +45,8 @@ def train(preset, sets, runs_dir, cli_path):
     args = ["train", "--config", preset, "--runs-dir", runs_dir, "--json"]
     for s in sets:
         args += ["--set", s]
-    out = json.loads(cli(args, cli_path))
-    return out
+    lines = [json.loads(line) for line in cli(args, cli_path).splitlines() if line.strip()]
+    return next(r for r in reversed(lines) if r.get("kind") == "result")  # one JSON object per line
 
 
 def main():
