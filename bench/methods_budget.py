@@ -6,7 +6,9 @@ labels, against raw pixels through the same kNN and probe.
 
 Usage (from the repository root, after ./studio build):
   python3 bench/methods_budget.py --minutes 15 [--methods simclr,byol] [--runs-dir DIR]
-                                  [--out docs/methods_budget.json]
+                                  [--device cpu|cuda] [--set KEY=VALUE ...]
+                                  [--out RESULTS.json] [--markdown TABLE.md]
+./studio gpu-check runs it on the GPU with ResNet-18 (--device cuda --set model.backbone=resnet18).
 
 The budget is spent on training alone (evaluation is not counted). Each method's step time
 is measured first on a short run of its preset (the calibration, also reported relative to
@@ -56,10 +58,14 @@ def main():
     parser.add_argument("--cli", default=os.path.join(ROOT, "build", "app", "contrastive-cli"))
     parser.add_argument("--runs-dir", default=None)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: training and evaluation")
+    parser.add_argument("--set", action="append", default=[], help="a config override for every run, e.g. "
+                        "model.backbone=resnet18")
     parser.add_argument("--out", default=None, help="write the table's numbers as JSON here")
+    parser.add_argument("--markdown", default=None, help="write the table as Markdown here")
     a = parser.parse_args()
     runs_dir = a.runs_dir or tempfile.mkdtemp(prefix="methods-budget-")
-    common = ["train.device=cpu", "train.threads=%d" % a.threads]
+    common = ["train.device=%s" % a.device, "train.threads=%d" % a.threads] + a.set
     rows = []
     for method in a.methods.split(","):
         preset = os.path.join(ROOT, "resources", "presets", "fashion-mnist-%s.json" % method)
@@ -79,11 +85,11 @@ def main():
         knn = {}
         for k in (20, 200):
             e = json.loads(cli(["eval", run["run_dir"], "--k", str(k), "--bank", "0", "--queries", "0", "--json",
-                                "--device", "cpu"], a.cli))
+                                "--device", a.device], a.cli))
             knn[k] = (e["knn_top1"], e["raw_pixel_knn_top1"])
         study = json.loads(cli(["probe", run["run_dir"], "--labels", "100%", "--seeds", "1", "--bank", "0",
                                 "--queries", "0", "--arms", "pretrained,raw-pixels", "--classifiers", "linear",
-                                "--json", "--device", "cpu"], a.cli))
+                                "--json", "--device", a.device], a.cli))
         probe = {c["representation"]: c["top1_mean"] for c in study["cells"] if c["classifier"] == "linear probe"}
         row = {"method": method, "batch": batch, "epochs": epochs, "steps": epochs * steps_per_epoch,
                "step_ms": step_s * 1000.0, "train_minutes": train_s / 60.0,
@@ -93,17 +99,21 @@ def main():
         rows.append(row)
         print(json.dumps(row), flush=True)
     simclr = next((r for r in rows if r["method"] == "simclr"), None)
-    print("\n| method | batch | epochs (steps) | step time vs SimCLR | train min | kNN k=20 | kNN k=200 | linear probe |")
-    print("|---|---|---|---|---|---|---|---|")
+    table = ["| method | batch | epochs (steps) | step time vs SimCLR | train min | kNN k=20 | kNN k=200 | linear probe |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         rel = "%.2fx" % (r["step_ms"] / simclr["step_ms"]) if simclr else "-"
-        print("| %s | %d | %d (%d) | %s | %.1f | %.2f%% | %.2f%% | %.2f%% |" % (
+        table.append("| %s | %d | %d (%d) | %s | %.1f | %.2f%% | %.2f%% | %.2f%% |" % (
             r["method"], r["batch"], r["epochs"], r["steps"], rel, r["train_minutes"], 100 * r["knn20"],
             100 * r["knn200"], 100 * (r["probe"] or math.nan)))
     if rows:
         r = rows[0]
-        print("| raw pixels | | | | | %.2f%% | %.2f%% | %.2f%% |" % (
+        table.append("| raw pixels | | | | | %.2f%% | %.2f%% | %.2f%% |" % (
             100 * r["pixels_knn20"], 100 * r["pixels_knn200"], 100 * (r["pixels_probe"] or math.nan)))
+    print("\n" + "\n".join(table))
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write("\n".join(table) + "\n")
     if a.out:
         with open(a.out, "w") as f:
             json.dump({"minutes": a.minutes, "rows": rows}, f, indent=2)

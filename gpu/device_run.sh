@@ -24,10 +24,10 @@ log="$OUT/gpu-check.log"
   fi
   export STUDIO_FASHION_MNIST_DIR="$PWD/.gpu-carry/fashion-mnist"
   stamp "gpu-check"
-  timeout 480 ./studio gpu-check
+  timeout 540 ./studio gpu-check
   echo "gpu-check rc=$?"
   stamp "done"
 } 2>&1 | tee "$log"
-cp build-gpu/bench-cuda.md build-gpu/bench-cuda.json "$OUT/" 2>/dev/null
+cp build-gpu/bench-cuda.md build-gpu/bench-cuda.json build-gpu/methods-cuda.md build-gpu/methods-cuda.json "$OUT/" 2>/dev/null
 grep -E "^\[[0-9]+/[0-9]+\]" "$log" | tail -3
 exit 0
